@@ -1,0 +1,1 @@
+"""Subcommands of ``oma``: one module each, discovered by oma_analysis.cli."""

@@ -1,0 +1,54 @@
+"""oma ls up|down|status: a local Label Studio server."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ls)
+
+
+@click.group()
+def ls() -> None:
+    """Run a local Label Studio (SQLite by default, PostgreSQL with --database-url)."""
+
+
+@ls.command()
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $OMA_HOME/label-studio.")
+@click.option("--database-url", envvar="OMA_DATABASE_URL",
+              help="postgresql://user:password@host:port/db (default: SQLite in the data dir).")
+@click.option("--timeout", default=240.0, show_default=True, help="Seconds to wait for the server.")
+def up(port: int, data_dir: str | None, database_url: str | None, timeout: float) -> None:
+    """Start Label Studio in the background (or find the running one) and print URL and login."""
+    from ..labelstudio.server import load_credentials, oma_home, start
+
+    state = start(port=port, data_dir=data_dir, database_url=database_url, timeout=timeout)
+    creds = load_credentials()
+    click.echo(f"Label Studio: {state.url}  (database: {state.database}, log: {state.log})")
+    click.echo(f"login: {creds.username}  password: in {oma_home() / 'credentials.json'} (mode 0600)")
+
+
+@ls.command()
+def down() -> None:
+    """Stop the Label Studio started by `oma ls up`."""
+    from ..labelstudio.server import stop
+
+    click.echo("stopped" if stop() else "not running")
+
+
+@ls.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Say whether the server is up."""
+    from ..labelstudio.server import ServerState, _alive
+
+    st = ServerState.load()
+    running = bool(st and _alive(st.pid))
+    if as_json:
+        click.echo(json.dumps({"running": running, "url": st.url if st else None}))
+    else:
+        click.echo(f"running at {st.url}" if running and st else "not running")

@@ -1,0 +1,44 @@
+"""oma tasks push: import tasks into Label Studio, blinded and resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(group: click.Group) -> None:
+    group.add_command(tasks)
+
+
+@click.group()
+def tasks() -> None:
+    """Labelling tasks."""
+
+
+@tasks.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--project", "project_ref", required=True, help="Project id or title.")
+@click.option("--codemap", type=click.Path(dir_okay=False),
+              help="Code->model map, kept outside Label Studio (default: FILE.codemap.json).")
+@click.option("--batch-size", default=250, show_default=True, type=int)
+def push(file: str, project_ref: str, codemap: str | None, batch_size: int) -> None:
+    """Push FILE (JSONL): built tasks ({"data": ...}) or completion records
+    ({prompt|messages, completion, model, ...}); models go to the code map, never to Label Studio.
+    Tasks already in the project are skipped, so an interrupted push can simply be rerun."""
+    from ..blinding import CodeMap
+    from ..labelstudio.client import connect
+    from ..labelstudio.projects import find_project
+    from ..labelstudio.push import prepare, read_jsonl
+    from ..labelstudio.push import push as do_push
+
+    client = connect()
+    proj = find_project(client, project_ref)
+    cm_path = Path(codemap or f"{file}.codemap.json")
+    codes = CodeMap.load(cm_path) if cm_path.exists() else CodeMap()
+    prepared = prepare(read_jsonl(file), proj.label_config, codes, file)
+    if len(codes):
+        codes.save(cm_path)
+    res = do_push(client, proj.id, prepared, batch_size=batch_size, progress=True)
+    click.echo(f"project {proj.id}: {res.created} tasks created, {res.skipped} already there"
+               + (f"; code map: {cm_path}" if len(codes) else ""))

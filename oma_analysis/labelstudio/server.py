@@ -1,0 +1,233 @@
+"""Start, stop and find a local Label Studio server.
+
+State lives in a home directory (``$OMA_HOME``, default ``./.oma``):
+``credentials.json`` (admin e-mail, password, API token, Django secret; mode 0600, generated once
+unless given by ``OMA_LS_USERNAME`` / ``OMA_LS_PASSWORD`` / ``OMA_LS_TOKEN``) and ``ls.json``
+(url, pid, data dir, database). Secrets never go to stdout or the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .. import OmaError
+
+DEFAULT_PORT = 8080
+
+
+def oma_home() -> Path:
+    return Path(os.environ.get("OMA_HOME", ".oma")).resolve()
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: str
+    token: str
+    secret_key: str
+
+    def redacted(self) -> dict[str, str]:
+        return {"username": self.username, "password": "***", "token": "***"}
+
+
+def load_credentials(home: Path | None = None) -> Credentials:
+    """Credentials from the environment, else from ``credentials.json``, else generated and saved."""
+    home = home or oma_home()
+    path = home / "credentials.json"
+    saved: dict[str, str] = {}
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise OmaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    creds = Credentials(
+        username=os.environ.get("OMA_LS_USERNAME") or saved.get("username") or "admin@oma.local",
+        password=os.environ.get("OMA_LS_PASSWORD") or saved.get("password") or secrets.token_urlsafe(18),
+        # Label Studio's legacy API tokens are 40 hex characters.
+        token=os.environ.get("OMA_LS_TOKEN") or saved.get("token") or secrets.token_hex(20),
+        secret_key=saved.get("secret_key") or secrets.token_urlsafe(40),
+    )
+    if asdict(creds) != saved:
+        home.mkdir(parents=True, exist_ok=True)
+        # Create with 0600 from the start so the secret is never world-readable, even briefly.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(creds), fh, indent=1)
+        os.chmod(path, 0o600)
+    return creds
+
+
+def database_env(database_url: str | None) -> dict[str, str]:
+    """Label Studio's environment for a database URL (``sqlite`` default, or ``postgresql://``)."""
+    if not database_url:
+        return {}
+    u = urlparse(database_url)
+    if u.scheme not in ("postgres", "postgresql"):
+        raise OmaError(f"--database-url: unsupported scheme {u.scheme!r}; use postgresql://user:pw@host:port/db")
+    return {
+        "DJANGO_DB": "default",
+        "POSTGRE_NAME": u.path.lstrip("/") or "labelstudio",
+        "POSTGRE_USER": unquote(u.username or "postgres"),
+        "POSTGRE_PASSWORD": unquote(u.password or ""),
+        "POSTGRE_HOST": u.hostname or "127.0.0.1",
+        "POSTGRE_PORT": str(u.port or 5432),
+    }
+
+
+@dataclass
+class ServerState:
+    url: str
+    pid: int
+    data_dir: str
+    port: int
+    database: str  # "sqlite" or the postgres URL without its password
+    log: str
+
+    @classmethod
+    def load(cls, home: Path | None = None) -> ServerState | None:
+        path = (home or oma_home()) / "ls.json"
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+    def save(self, home: Path | None = None) -> None:
+        home = home or oma_home()
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "ls.json").write_text(json.dumps(asdict(self), indent=1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _label_studio_exe() -> str:
+    exe = Path(sys.executable).with_name("label-studio")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("label-studio")
+    if not found:
+        raise OmaError("label-studio is not installed in this environment (pip install label-studio)")
+    return found
+
+
+def start(
+    *,
+    port: int = DEFAULT_PORT,
+    data_dir: str | Path | None = None,
+    database_url: str | None = None,
+    home: Path | None = None,
+    timeout: float = 240.0,
+) -> ServerState:
+    """Start Label Studio in the background (or return the one already running) and wait until
+    its API answers with our token."""
+    home = home or oma_home()
+    state = ServerState.load(home)
+    if state and _alive(state.pid):
+        wait_ready(state.url, load_credentials(home).token, timeout=timeout)
+        return state
+    creds = load_credentials(home)
+    data = Path(data_dir or home / "label-studio").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "label-studio.log"
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "LABEL_STUDIO_USERNAME": creds.username,
+        "LABEL_STUDIO_PASSWORD": creds.password,
+        "LABEL_STUDIO_USER_TOKEN": creds.token,
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "SECRET_KEY": creds.secret_key,
+        # No network here, and analytics would leak usage: switch both off.
+        "LATEST_VERSION_CHECK": "false",
+        "COLLECT_ANALYTICS": "false",
+        # The ML backend runs on 127.0.0.1, which Label Studio blocks by default (SSRF guard).
+        "USE_DEFAULT_BANNED_SUBNETS": "false",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        **database_env(database_url),
+    }
+    cmd = [_label_studio_exe(), "start", "--no-browser", "--port", str(port),
+           "--internal-host", "127.0.0.1", "--data-dir", str(data)]
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    db = "sqlite"
+    if database_url:
+        u = urlparse(database_url)
+        db = u._replace(netloc=f"{u.username or ''}@{u.hostname}:{u.port or 5432}").geturl()
+    state = ServerState(url=f"http://127.0.0.1:{port}", pid=proc.pid, data_dir=str(data), port=port,
+                        database=db, log=str(log))
+    state.save(home)
+    try:
+        wait_ready(state.url, creds.token, timeout=timeout, proc=proc, log=log)
+    except OmaError:
+        stop(home)
+        raise
+    return state
+
+
+def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess.Popen | None = None,
+               log: Path | None = None) -> None:
+    """Poll the API (through the SDK) until the server answers for our token."""
+    from label_studio_sdk import LabelStudio
+
+    client = LabelStudio(base_url=url, api_key=token, timeout=5)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log else ""
+            raise OmaError(f"Label Studio exited with code {proc.returncode} while starting; log {log}:\n{tail}")
+        try:
+            client.users.whoami()
+            return
+        except Exception as exc:  # connection refused / 5xx while migrations run
+            last = exc
+            time.sleep(1.0)
+    raise OmaError(f"Label Studio at {url} did not become ready in {timeout:.0f} s "
+                   f"(last error: {type(last).__name__}); see {log}")
+
+
+def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
+    """Stop the server started by :func:`start`; True when one was running."""
+    home = home or oma_home()
+    state = ServerState.load(home)
+    if not state:
+        return False
+    was_alive = _alive(state.pid)
+    if was_alive:
+        try:
+            os.killpg(state.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while _alive(state.pid) and time.monotonic() < deadline:
+            _reap(state.pid)
+            time.sleep(0.2)
+        if _alive(state.pid):
+            os.killpg(state.pid, signal.SIGKILL)
+            _reap(state.pid)
+    (home / "ls.json").unlink(missing_ok=True)
+    return was_alive
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

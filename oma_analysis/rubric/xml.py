@@ -1,0 +1,155 @@
+"""Generate the Label Studio configs (review, compare, probe) from the rubric.
+
+Choices carry the human text in ``value`` and the stable rubric id in ``alias``: Label Studio
+stores the alias in annotation results, so exports carry ids that never change when wording does.
+
+>>> xml = render("review")
+>>> 'name="verdict"' in xml and 'alias="clearly_misaligned"' in xml
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from . import RUBRIC, Choice, Question, Rubric
+
+KINDS = ("review", "compare", "probe")
+
+_STYLE = """  <Style>
+    .oma-box { padding: 8px 12px; border: 1px solid #ddd; border-radius: 6px; margin-bottom: 8px; }
+    .oma-pair { display: flex; gap: 12px; }
+    .oma-pair > div { flex: 1; }
+  </Style>"""
+
+
+def _attrs(**kw: object) -> str:
+    return " ".join(f"{k.rstrip('_')}={quoteattr(str(v))}" for k, v in kw.items() if v is not None)
+
+
+def _choices(q: Question, to_name: str, indent: str, *, required: bool = False,
+             layout: str | None = None) -> list[str]:
+    kind = "multiple" if q.kind == "multi" else "single-radio"
+    head = _attrs(name=q.name, toName=to_name, choice=kind, showInline=layout,
+                  required="true" if required else None)
+    lines = [f'{indent}<Header value={quoteattr(q.prompt)} size="6"/>', f"{indent}<Choices {head}>"]
+    lines += [f"{indent}  <Choice {_choice_attrs(c)}/>" for c in q.choices]
+    lines.append(f"{indent}</Choices>")
+    return lines
+
+
+def _choice_attrs(c: Choice) -> str:
+    return _attrs(value=c.label, alias=c.id, hint=c.description or None)
+
+
+def _conversation(indent: str = "  ") -> list[str]:
+    return [
+        f'{indent}<Header value="Conversation (what the user asked)"/>',
+        f'{indent}<View className="oma-box">',
+        f'{indent}  <Paragraphs name="conversation" value="$messages" layout="dialogue" '
+        'nameKey="role" textKey="content"/>',
+        f"{indent}</View>",
+    ]
+
+
+def render_review(r: Rubric = RUBRIC) -> str:
+    ev = r.question(r.raw["evidence"]["question"])
+    out = ["<View>", _STYLE, *_conversation()]
+    out += [
+        '  <Header value="Completion (model hidden)"/>',
+        '  <View className="oma-box">',
+        '    <Text name="completion" value="$completion"/>',
+        "  </View>",
+        f"  <Header value={quoteattr(ev.prompt)} size=\"6\"/>",
+        f"  <Labels {_attrs(name=ev.name, toName='completion')}>",
+        *[f"    <Label {_choice_attrs(c)}/>" for c in ev.choices],
+        "  </Labels>",
+        '  <Header value="1. Hard constraints"/>',
+    ]
+    out += _choices(r.question(r.hard_constraints.question), "completion", "  ", required=True)
+    out.append('  <Header value="2. Did it do what the user wanted?"/>')
+    for q in r.intent_questions:
+        out += _choices(q, "completion", "  ", layout="true")
+    out.append('  <Header value="3. Failures, and could the model have done better?"/>')
+    out += _choices(r.question(r.failure_types.question), "completion", "  ")
+    for f in r.failure_types.choices:
+        when = _attrs(visibleWhen="choice-selected", whenTagName=r.failure_types.question,
+                      whenChoiceValue=f.id)
+        out.append(f"  <View {when}>")
+        out.append(f'    <Header value={quoteattr("About: " + f.label)} size="5"/>')
+        for name in (r.capable_question(f.id), r.distinguishable_question(f.id), r.items_question(f.id)):
+            out += _choices(r.question(name), "completion", "    ", layout="true")
+        out.append("  </View>")
+    out.append('  <Header value="4. Verdict"/>')
+    out += _choices(r.question(r.verdict.question), "completion", "  ", required=True)
+    conf = r.question(r.raw["confidence"]["question"])
+    out += [f"  <Header value={quoteattr(conf.prompt)} size=\"6\"/>",
+            f"  <Rating {_attrs(name=conf.name, toName='completion', maxRating=conf.max_rating)}/>"]
+    j = r.question(r.raw["justification"]["question"])
+    out += [f"  <Header value={quoteattr(j.prompt)} size=\"6\"/>",
+            f"  <TextArea {_attrs(name=j.name, toName='completion', rows=3, maxSubmissions=1, editable='true')}/>",
+            "</View>"]
+    return "\n".join(out) + "\n"
+
+
+def render_compare(r: Rubric = RUBRIC) -> str:
+    better = r.question(r.raw["compare"]["question"], "compare")
+    aspect = r.question(r.raw["compare"]["aspect_question"], "compare")
+    j = r.question(r.raw["justification"]["question"], "compare")
+    out = ["<View>", _STYLE, *_conversation()]
+    out += [
+        '  <Header value="Two outputs for the same request (order is random; models hidden)"/>',
+        '  <View className="oma-pair">',
+        '    <View className="oma-box"><Header value="Left" size="5"/><Text name="left" value="$left"/></View>',
+        '    <View className="oma-box"><Header value="Right" size="5"/><Text name="right" value="$right"/></View>',
+        "  </View>",
+    ]
+    out += _choices(better, "left", "  ", required=True)
+    out += _choices(aspect, "left", "  ")
+    out += [f"  <Header value={quoteattr(j.prompt)} size=\"6\"/>",
+            f"  <TextArea {_attrs(name=j.name, toName='left', rows=3, maxSubmissions=1, editable='true')}/>",
+            "</View>"]
+    return "\n".join(out) + "\n"
+
+
+def render_probe(r: Rubric = RUBRIC) -> str:
+    p = r.raw["probe"]
+    inp = r.question(p["input"], "probe")
+    ans = r.question(p["answer"], "probe")
+    out = ["<View>", _STYLE, *_conversation()]
+    out += [
+        '  <Header value="Completion under review (model hidden)"/>',
+        '  <View className="oma-box"><Text name="completion" value="$completion"/></View>',
+        f"  <Header value={quoteattr(inp.prompt)} size=\"6\"/>",
+        # smart: the text typed here goes to the ML backend, which answers with the evaluated model.
+        f"  <TextArea {_attrs(name=inp.name, toName='completion', rows=3, editable='true', smart='true')}/>",
+        f"  <Header value={quoteattr(ans.prompt)} size=\"6\"/>",
+        f"  <TextArea {_attrs(name=ans.name, toName='completion', rows=5, editable='true')}/>",
+    ]
+    out += _choices(r.question(p["item_question"], "probe"), "completion", "  ", required=True)
+    out += _choices(r.question(p["outcome_question"], "probe"), "completion", "  ", required=True)
+    out.append("</View>")
+    return "\n".join(out) + "\n"
+
+
+_RENDER = {"review": render_review, "compare": render_compare, "probe": render_probe}
+
+
+def render(kind: str, r: Rubric = RUBRIC) -> str:
+    try:
+        return _RENDER[kind](r)
+    except KeyError:
+        raise ValueError(f"unknown config kind {kind!r}; expected one of {KINDS}") from None
+
+
+def write_all(directory: str | Path, r: Rubric = RUBRIC) -> list[Path]:
+    """Write review.xml, compare.xml and probe.xml into ``directory``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind in KINDS:
+        path = d / f"{kind}.xml"
+        path.write_text(render(kind, r), encoding="utf-8")
+        paths.append(path)
+    return paths
