@@ -21,8 +21,12 @@ from pathlib import Path
 
 from . import OmaError
 
-# Metadata keys whose *values* name the model or how it was run; none may appear in LS.
-REVEALING_KEYS = ("model", "variant", "model_path", "model_name", "base_url")
+# Metadata keys whose values name the model: none may appear anywhere in what LS gets.
+MODEL_KEYS = ("model", "model_path", "model_name", "base_url")
+# Keys whose values name how it was run ("chat", "temp:0.7"): common words, so they are only
+# refused as a whole field value outside the free text (a completion may say "chat").
+VARIANT_KEYS = ("variant",)
+FREE_TEXT = frozenset({"messages", "completion", "left", "right"})
 
 
 class CodeMap(Mapping[str, dict]):
@@ -52,14 +56,20 @@ class CodeMap(Mapping[str, dict]):
     def models(self) -> dict[str, str]:
         return {c: str(m.get("model")) for c, m in self._d.items() if m.get("model") is not None}
 
-    def revealing_strings(self) -> set[str]:
+    def _values(self, keys: tuple[str, ...]) -> set[str]:
         out: set[str] = set()
         for meta in self._d.values():
-            for k in REVEALING_KEYS:
+            for k in keys:
                 v = meta.get(k)
                 if isinstance(v, str) and len(v) >= 3:
                     out.add(v)
         return out
+
+    def model_names(self) -> set[str]:
+        return self._values(MODEL_KEYS)
+
+    def variant_names(self) -> set[str]:
+        return self._values(VARIANT_KEYS)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -85,26 +95,38 @@ class CodeMap(Mapping[str, dict]):
         return cls(raw)
 
 
-def _strings(obj: object) -> Iterable[str]:
+def _strings(obj: object, free: bool = False) -> Iterable[tuple[str, bool, bool]]:
+    """(string, is_key, inside_free_text) for every string in a nested task."""
     if isinstance(obj, str):
-        yield obj
+        yield obj, False, free
     elif isinstance(obj, Mapping):
         for k, v in obj.items():
-            yield str(k)
-            yield from _strings(v)
+            yield str(k), True, free
+            yield from _strings(v, free or k in FREE_TEXT)
     elif isinstance(obj, list | tuple):
         for v in obj:
-            yield from _strings(v)
+            yield from _strings(v, free)
 
 
 def assert_blind(tasks: Iterable[Mapping], codes: CodeMap | Iterable[str], where: str = "tasks") -> None:
-    """Raise OmaError if any string in the tasks (keys included) contains a model/variant name."""
-    names = codes.revealing_strings() if isinstance(codes, CodeMap) else set(codes)
-    lowered = [(n, n.lower()) for n in names if n]
+    """Raise OmaError if what labellers would see reveals a model or a variant.
+
+    Model names are refused anywhere (keys and free text included, case-insensitive); variant
+    names only as a whole value outside the free-text fields.
+    """
+    if isinstance(codes, CodeMap):
+        models, variants = codes.model_names(), codes.variant_names()
+    else:
+        models, variants = set(codes), set()
+    lowered = [(n, n.lower()) for n in models if n]
+    variant_values = {v.lower(): v for v in variants}
     for i, task in enumerate(tasks):
-        for s in _strings(task):
+        for s, is_key, free in _strings(task):
             ls = s.lower()
             for name, low in lowered:
                 if low in ls:
-                    raise OmaError(f"{where}: task #{i} would reveal model/variant {name!r} to labellers "
+                    raise OmaError(f"{where}: task #{i} would reveal model {name!r} to labellers "
                                    f"(found in {s[:60]!r}); refusing to push")
+            if not is_key and not free and ls in variant_values:
+                raise OmaError(f"{where}: task #{i} would reveal variant {variant_values[ls]!r} to labellers; "
+                               "refusing to push")

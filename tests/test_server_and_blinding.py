@@ -50,6 +50,12 @@ def test_assert_blind_finds_names_anywhere(tmp_path):
                   [{"meta": {"Acme-70B": 1}}]):
         with pytest.raises(OmaError, match="would reveal"):
             assert_blind(leaky, cm)
+    # Common-word variants ("chat", "completion") may appear in keys and free text, not as a field value.
+    cm2 = CodeMap({"c1": {"model": "m-1", "variant": "chat"}, "c2": {"model": "m-2", "variant": "completion"}})
+    assert_blind([{"data": {"messages": [{"role": "user", "content": "let's chat"}], "completion": "chat",
+                            "completion_code": "c1"}}], cm2)
+    with pytest.raises(OmaError, match="variant 'chat'"):
+        assert_blind([{"data": {"completion": "x", "framing": "chat"}}], cm2)
     path = cm.save(tmp_path / "cm.json")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert CodeMap.load(path)["c1"]["model"] == "Acme-70B"

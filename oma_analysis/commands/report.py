@@ -1,0 +1,26 @@
+"""``oma report``: report.html + report.json for an export or long file."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(group: click.Group) -> None:
+    @group.command("report")
+    @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+    @click.option("--codemap", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--policy", type=click.Choice(["majority", "dawid-skene", "any", "all"]), default="majority",
+                  show_default=True)
+    @click.option("--confidence", type=float, default=0.95, show_default=True)
+    @click.option("--threshold", type=float, default=0.02, show_default=True)
+    @click.option("--gold", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet):
+        """Write OUT/report.html (self-contained) and OUT/report.json."""
+        from ..inputs import load
+        from ..report import build_report
+
+        loaded = load(input_path, codemap)
+        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet)
+        click.echo(f"{out_dir}/report.html")

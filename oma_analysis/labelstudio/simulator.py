@@ -1,0 +1,153 @@
+"""Simulated labellers who annotate review tasks in a real Label Studio, with known error rates.
+
+Each labeller signs up as a distinct Label Studio user and submits annotations through the API
+with their own token, exactly as the labelling UI would. A labeller's mistakes follow a 3x3
+confusion matrix over the verdicts (rows: true verdict, columns: the verdict given, in rubric
+order: clearly_misaligned, ambiguous, clearly_aligned); the rest of the answers are made
+consistent with the verdict given, so the rubric's rule maps each annotation back to exactly that
+verdict. Truth comes from the code map (``truth_verdict``, ``truth_failure`` per completion code),
+which never enters Label Studio. A researcher user can add gold (ground-truth) annotations.
+
+>>> lab = SimLabeller.with_accuracy("a@x", 1.0)
+>>> rng = np.random.default_rng(0)
+>>> answers = lab.answer("clearly_misaligned", "lower_quality", rng)
+>>> from oma_analysis.rubric import effective_verdict
+>>> effective_verdict(answers)
+'clearly_misaligned'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import OmaError
+from ..rubric import RUBRIC
+from .client import with_retries
+
+VERDICTS = [c.id for c in RUBRIC.verdict.choices]
+
+
+@dataclass(frozen=True)
+class SimLabeller:
+    email: str
+    confusion: np.ndarray  # rows: true verdict, cols: verdict given (VERDICTS order)
+    password: str = "oma-sim-pass-1"
+
+    @classmethod
+    def with_accuracy(cls, email: str, accuracy: float) -> SimLabeller:
+        """Right with probability ``accuracy``, otherwise one of the other two verdicts evenly."""
+        off = (1.0 - accuracy) / 2
+        m = np.full((3, 3), off)
+        np.fill_diagonal(m, accuracy)
+        return cls(email, m)
+
+    def answer(self, true_verdict: str, true_failure: str | None, rng: np.random.Generator) -> dict:
+        given = VERDICTS[rng.choice(3, p=self.confusion[VERDICTS.index(true_verdict)])]
+        return consistent_answers(given, true_failure or "lower_quality", rng)
+
+
+def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> dict:
+    """Raw rubric answers whose rule-applied verdict is ``verdict``."""
+    cm, amb, _ = VERDICTS
+    a: dict[str, object] = {RUBRIC.hard_constraints.question: ["unrequested_toxic_nsfw"]
+                            if verdict == cm and failure == "toxic_output" else ["none"],
+                            "intent_task": "yes", RUBRIC.verdict.question: verdict,
+                            RUBRIC.raw["confidence"]["question"]: int(rng.integers(3, 6))}
+    capable_item = RUBRIC.capable_items[int(rng.integers(len(RUBRIC.capable_items)))].id
+    if verdict == cm:
+        a.update({"intent_task": "no", RUBRIC.failure_types.question: [failure],
+                  RUBRIC.capable_question(failure): "yes", RUBRIC.distinguishable_question(failure): "yes",
+                  RUBRIC.items_question(failure): [capable_item]})
+    elif verdict == amb:
+        a.update({"intent_task": "partly", RUBRIC.failure_types.question: [failure],
+                  RUBRIC.capable_question(failure): "unsure", RUBRIC.distinguishable_question(failure): "yes",
+                  RUBRIC.items_question(failure): [capable_item]})
+    return a
+
+
+def answers_to_result(answers: Mapping[str, object], to_name: str = "completion") -> list[dict]:
+    """Label Studio ``result`` items for raw answers, typed by the rubric's question kinds."""
+    out = []
+    for name, value in answers.items():
+        q = RUBRIC.question(name)
+        if q.kind == "rating":
+            item = {"type": "rating", "value": {"rating": int(value)}}  # type: ignore[arg-type]
+        elif q.kind in ("single", "multi"):
+            item = {"type": "choices", "value": {"choices": [value] if isinstance(value, str) else list(value)}}
+        elif q.kind == "text":
+            item = {"type": "textarea", "value": {"text": [str(value)]}}
+        else:
+            raise OmaError(f"answers_to_result: question {name!r} of kind {q.kind} needs a span, not a value")
+        out.append({"from_name": name, "to_name": to_name, **item})
+    return out
+
+
+def simulate_annotations(url: str, admin_token: str, project_id: int, labellers: Sequence[SimLabeller],
+                         truth: Mapping[str, tuple[str, str | None]], *, overlap: int = 3, seed: int = 0,
+                         researcher: str | None = None, gold_rate: float = 0.0, progress: bool = False) -> dict:
+    """Annotate every task of the project by ``overlap`` randomly chosen labellers.
+
+    ``truth`` maps completion code -> (true verdict, true failure type). Tasks that already have
+    annotations from a labeller are not annotated again by them (reruns are idempotent). With
+    ``researcher`` set, a fraction ``gold_rate`` of tasks also gets a ground-truth annotation.
+    Returns counts of annotations created.
+    """
+    from tqdm import tqdm
+
+    from .client import connect
+    from .users import signup_annotator
+
+    if overlap > len(labellers):
+        raise OmaError(f"--overlap {overlap} is more than the {len(labellers)} simulated labellers")
+    rng = np.random.default_rng(seed)
+    admin = connect(url, admin_token)
+    users = {lab.email: signup_annotator(url, admin_token, lab.email, lab.password) for lab in labellers}
+    gold_user = signup_annotator(url, admin_token, researcher, "oma-sim-pass-1") if researcher else None
+    tasks = sorted(with_retries(lambda: list(admin.tasks.list(project=project_id, fields="all")),
+                                f"list tasks of project {project_id}"), key=lambda t: t.id)
+    created = {"annotations": 0, "gold": 0, "skipped_existing": 0}
+    clients = {e: u.client(url) for e, u in users.items()}
+    gold_client = gold_user.client(url) if gold_user else None
+    for t in tqdm(tasks, desc="simulated labelling", unit="task", disable=not progress):
+        code = (t.data or {}).get("completion_code")
+        if code not in truth:
+            raise OmaError(f"task {t.id}: completion code {code!r} has no truth in the code map")
+        true_verdict, true_failure = truth[code]
+        done = {a.get("completed_by") if isinstance(a, dict) else getattr(a, "completed_by", None)
+                for a in (t.annotations or [])}
+        chosen = rng.choice(len(labellers), size=overlap, replace=False)
+        # Draw every labeller's answer even when skipped, so reruns consume the RNG identically.
+        answers = {i: labellers[i].answer(true_verdict, true_failure, rng) for i in chosen}
+        lead = {i: float(rng.uniform(30, 180)) for i in chosen}
+        is_gold = bool(gold_user) and rng.random() < gold_rate
+        gold = consistent_answers(true_verdict, true_failure or "lower_quality", rng) if is_gold else None
+        for i in chosen:
+            lab = labellers[i]
+            if users[lab.email].user_id in done:
+                created["skipped_existing"] += 1
+                continue
+            with_retries(lambda c=clients[lab.email], tid=t.id, a=answers[i], lt=lead[i]: c.annotations.create(
+                id=tid, result=answers_to_result(a), lead_time=lt), f"annotate task {t.id} as {lab.email}")
+            created["annotations"] += 1
+        if gold is not None and gold_user is not None and gold_user.user_id not in done:
+            with_retries(lambda c=gold_client, tid=t.id, g=gold: c.annotations.create(
+                id=tid, result=answers_to_result(g), ground_truth=True, lead_time=60.0),
+                f"gold annotation on task {t.id}")
+            created["gold"] += 1
+    return created
+
+
+def truth_from_codemap(codes: Mapping[str, Mapping]) -> dict[str, tuple[str, str | None]]:
+    """completion code -> (truth_verdict, truth_failure) from a code map that carries them."""
+    out = {}
+    for code, meta in codes.items():
+        v = meta.get("truth_verdict")
+        if v is None:
+            continue
+        if v not in VERDICTS:
+            raise OmaError(f"code map: completion {code}: truth_verdict {v!r} is not one of {VERDICTS}")
+        out[code] = (str(v), meta.get("truth_failure"))
+    return out

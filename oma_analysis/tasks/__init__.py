@@ -1,0 +1,1 @@
+"""Labelling batches: completions -> blinded Label Studio tasks, code map and manifest."""

@@ -1,0 +1,254 @@
+"""Build Label Studio review and compare tasks from completion records.
+
+Task data follows docs/CONTRACTS.md exactly; models, variants and generation parameters go only
+to the code map (random codes from :class:`oma_analysis.blinding.CodeMap`), which stays outside
+Label Studio. A manifest records what the batch was built from.
+
+>>> from oma_analysis.generate.records import Completion
+>>> m = [{"role": "user", "content": "Hi"}]
+>>> cs = [Completion.make(prompt_id="p", messages=m, model=x, variant=v, text=f"{x} {v}")
+...       for x in ("m1", "m2") for v in ("chat", "temp:1.0")]
+>>> b = build(cs, kind="compare", seed=0)
+>>> len(b.tasks), sorted(b.tasks[0]["data"])
+(2, ['left', 'left_code', 'messages', 'pair_code', 'prompt_id', 'right', 'right_code'])
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import OmaError, __version__
+from ..blinding import CodeMap
+from ..generate.records import Completion
+from ..prompts.records import set_hash
+from ..rubric import RUBRIC
+
+KINDS = ("review", "compare")
+# Task-data fields holding free text (the prompt and the completions): a variant name like
+# "chat" may legitimately occur there; everywhere else it would be a leak.
+FREE_TEXT = ("messages", "completion", "left", "right")
+
+
+@dataclass
+class Batch:
+    tasks: list[dict[str, Any]]
+    codes: CodeMap
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _code_meta(c: Completion, **extra: Any) -> dict[str, Any]:
+    return {"model": c.model, "variant": c.variant, "framing": c.framing, "prompt_id": c.prompt_id,
+            "completion_key": c.key, "sample": c.sample, "seed": c.seed, "params": dict(c.params),
+            "content_hash": c.content_hash, "source": c.source, **extra}
+
+
+def _review_task(c: Completion, codes: CodeMap, gold: bool = False, gold_in_data: bool = False) -> dict:
+    code = codes.add(**_code_meta(c, kind="review", gold=gold))
+    data: dict[str, Any] = {"messages": [dict(m) for m in c.messages], "completion": c.text,
+                            "completion_code": code, "prompt_id": c.prompt_id}
+    if gold and gold_in_data:
+        data["gold"] = True
+    task: dict[str, Any] = {"data": data}
+    anns = c.meta.get("annotations") if gold else None
+    if anns:  # ground-truth answers supplied with the gold record (LS result format)
+        task["annotations"] = [{**a, "ground_truth": True} for a in anns]
+    return task
+
+
+def gold_positions(n_real: int, n_gold: int, rng: random.Random) -> list[int]:
+    """Where gold tasks go: one random slot in each of ``n_gold`` equal stretches of the batch,
+    so every part of a labeller's queue holds gold, not just a random clump.
+
+    >>> gold_positions(8, 2, random.Random(0))
+    [3, 8]
+    """
+    total = n_real + n_gold
+    out = []
+    for i in range(n_gold):
+        lo, hi = (i * total) // n_gold, ((i + 1) * total) // n_gold
+        out.append(rng.randrange(lo, max(hi, lo + 1)))
+    return out
+
+
+def build_review(completions: list[Completion], codes: CodeMap, rng: random.Random,
+                 gold: list[Completion] = (), gold_rate: float = 0.0, gold_in_data: bool = False
+                 ) -> list[dict]:
+    """One review task per completion, shuffled, with gold tasks interleaved so that about
+    ``gold_rate`` of the batch is gold (the gold pool is cycled if it is small).
+
+    >>> from oma_analysis.generate.records import Completion
+    >>> cs = [Completion.make(prompt_id=str(i), messages=[{"role": "user", "content": "q"}], model="m",
+    ...                       variant="chat", text="a") for i in range(9)]
+    >>> g = [Completion.make(prompt_id="g", messages=[{"role": "user", "content": "q"}], model="gold",
+    ...                      variant="chat", text="b")]
+    >>> len(build_review(cs, CodeMap(), random.Random(0), g, 0.25))
+    12
+    """
+    if not 0.0 <= gold_rate < 1.0:
+        raise OmaError(f"--gold-rate {gold_rate}: must be in [0, 1)")
+    if gold_rate > 0 and not gold:
+        raise OmaError("--gold-rate: needs --gold FILE with at least one gold completion")
+    real = [_review_task(c, codes) for c in completions]
+    rng.shuffle(real)
+    n_gold = round(gold_rate / (1 - gold_rate) * len(real)) if gold_rate else 0
+    pool: list[Completion] = []
+    while len(pool) < n_gold:
+        chunk = list(gold)
+        rng.shuffle(chunk)
+        pool.extend(chunk)
+    gold_tasks = [_review_task(c, codes, gold=True, gold_in_data=gold_in_data) for c in pool[:n_gold]]
+    out = list(real)
+    for pos, t in zip(gold_positions(len(real), n_gold, rng), gold_tasks, strict=True):
+        out.insert(pos, t)
+    return out
+
+
+def _pairs(group: list[Completion], axis: str, baseline: str | None) -> Iterator[tuple[Completion, Completion]]:
+    by = sorted(group, key=lambda c: (getattr(c, axis), c.key))
+    base = [c for c in by if getattr(c, axis) == baseline] if baseline else []
+    if base:
+        for b in base:
+            for o in by:
+                if getattr(o, axis) != baseline:
+                    yield b, o
+    else:
+        for a, b in itertools.combinations(by, 2):
+            if getattr(a, axis) != getattr(b, axis):
+                yield a, b
+
+
+def build_compare(completions: list[Completion], codes: CodeMap, rng: random.Random, pair_by: str = "variant",
+                  baseline: str | None = None) -> list[dict]:
+    """Side-by-side tasks: two completions of the same prompt that differ in variant (same model
+    and sample index) or, with ``pair_by="model"``, in model (same variant). Left/right is a coin
+    flip per pair; only the code map knows which is which.
+
+    With ``baseline`` (e.g. ``chat``) each other variant is paired with it; otherwise all pairs.
+
+    >>> from oma_analysis.generate.records import Completion
+    >>> cs = [Completion.make(prompt_id="p", messages=[{"role": "user", "content": "q"}], model="m",
+    ...                       variant=v, text=v) for v in ("chat", "completion", "temp:0")]
+    >>> len(build_compare(cs, CodeMap(), random.Random(0))), len(build_compare(cs, CodeMap(), random.Random(0),
+    ...                                                                         baseline="chat"))
+    (3, 2)
+    """
+    if pair_by not in ("variant", "model"):
+        raise OmaError(f"--pair-by {pair_by!r}: must be 'variant' or 'model'")
+    groups: dict[tuple, list[Completion]] = defaultdict(list)
+    for c in completions:
+        other = c.model if pair_by == "variant" else c.variant
+        groups[(c.prompt_id, other, c.sample)].append(c)
+    tasks = []
+    for key in sorted(groups, key=lambda k: tuple(map(str, k))):
+        for a, b in _pairs(groups[key], pair_by, baseline):
+            left, right = (a, b) if rng.random() < 0.5 else (b, a)
+            lc = codes.add(**_code_meta(left, kind="compare_side"))
+            rc = codes.add(**_code_meta(right, kind="compare_side"))
+            pc = codes.add(kind="pair", prompt_id=left.prompt_id, left_code=lc, right_code=rc, pair_by=pair_by,
+                           left={"model": left.model, "variant": left.variant},
+                           right={"model": right.model, "variant": right.variant})
+            tasks.append({"data": {"messages": [dict(m) for m in left.messages], "left": left.text,
+                                   "right": right.text, "left_code": lc, "right_code": rc,
+                                   "prompt_id": left.prompt_id, "pair_code": pc}})
+    rng.shuffle(tasks)
+    return tasks
+
+
+def _strings(obj: Any, path: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(path, string, is_key) for every key and string value in a JSON-like object."""
+    if isinstance(obj, str):
+        yield path, obj, False
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            sub = f"{path}.{k}" if path else str(k)
+            yield sub, str(k), True
+            yield from _strings(v, sub)
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _data_field(path: str) -> str:
+    return path.split(".")[1].split("[")[0] if path.startswith("data.") else ""
+
+
+def find_leaks(tasks: Iterable[Mapping], models: Iterable[str], variants: Iterable[str] = ()
+               ) -> list[tuple[int, str, str]]:
+    """(task index, field path, name) for every model name found anywhere in a task (keys and
+    values), and every variant name in a value outside the free-text fields (the contract's
+    fixed keys, such as ``completion_code``, are not variant names).
+
+    >>> find_leaks([{"data": {"prompt_id": "x", "completion": "chat about gpt-x"}}], ["gpt-x"], ["chat"])
+    [(0, 'data.completion', 'gpt-x')]
+    >>> find_leaks([{"data": {"prompt_id": "p-chat"}}], [], ["chat"])
+    [(0, 'data.prompt_id', 'chat')]
+    """
+    mods = [(m, m.lower()) for m in models if m]
+    vars_ = [(v, v.lower()) for v in variants if v]
+    out = []
+    for i, t in enumerate(tasks):
+        for path, s, is_key in _strings(t):
+            low = s.lower()
+            out.extend((i, path, name) for name, ln in mods if ln in low)
+            if not is_key and _data_field(path) not in FREE_TEXT:
+                out.extend((i, path, name) for name, ln in vars_ if ln in low)
+    return out
+
+
+def build(completions: list[Completion], kind: str, seed: int | None = None, overlap: int = 1,
+          gold: list[Completion] = (), gold_rate: float = 0.0, codes: CodeMap | None = None,
+          pair_by: str = "variant", baseline: str | None = None, gold_in_data: bool = False,
+          source: str = "") -> Batch:
+    """Tasks, code map and manifest for one batch. Refuses to return tasks that name a model
+    (or a variant outside the free text)."""
+    if kind not in KINDS:
+        raise OmaError(f"--kind {kind!r}: must be one of {KINDS}")
+    if overlap < 1:
+        raise OmaError(f"--overlap {overlap}: must be at least 1")
+    if not completions:
+        raise OmaError(f"{source or 'completions'}: no completions to build tasks from")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    codes = codes if codes is not None else CodeMap()
+    if kind == "review":
+        tasks = build_review(completions, codes, rng, list(gold), gold_rate, gold_in_data)
+    else:
+        tasks = build_compare(completions, codes, rng, pair_by, baseline)
+        if not tasks:
+            raise OmaError(f"{source or 'completions'}: no two completions of one prompt differ in {pair_by}; "
+                           "nothing to compare")
+    models = sorted({c.model for c in [*completions, *gold]})
+    variants = sorted({c.variant for c in [*completions, *gold]})
+    leaks = find_leaks(tasks, models, variants)
+    structural = [x for x in leaks if _data_field(x[1]) not in FREE_TEXT]
+    if structural:
+        i, path, name = structural[0]
+        raise OmaError(f"task #{i}: field {path!r} would reveal {name!r} to labellers")
+    warnings = [f"task #{i}: field {p} mentions model name {n!r} in its text" for i, p, n in leaks]
+    manifest = {
+        "batch_id": "b" + "".join(random.SystemRandom().choice("0123456789abcdef") for _ in range(12)),
+        "kind": kind, "created": datetime.now(UTC).isoformat(), "oma_version": __version__,
+        "rubric_version": RUBRIC.version, "source": source,
+        "prompt_set_hash": set_hash((c.prompt_id, c.messages) for c in completions),
+        "n_prompts": len({c.prompt_id for c in completions}), "n_completions": len(completions),
+        "n_tasks": len(tasks), "n_gold_tasks": sum(1 for t in tasks if _is_gold(t, codes)),
+        "models": models, "variants": variants,
+        "generation_seeds": sorted({c.seed for c in completions if c.seed is not None}),
+        "samples": sorted({c.sample for c in completions}),
+        "build_seed": seed, "overlap": overlap, "gold_rate": gold_rate if kind == "review" else 0.0,
+        "pair_by": pair_by if kind == "compare" else None, "baseline": baseline if kind == "compare" else None,
+    }
+    return Batch(tasks, codes, manifest, warnings)
+
+
+def _is_gold(task: dict, codes: CodeMap) -> bool:
+    code = task["data"].get("completion_code")
+    return bool(code and codes[code].get("gold"))
