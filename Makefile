@@ -5,7 +5,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.oma-installed
 
-.PHONY: install demo test lint clean
+# Debian packages the tests use: Chromium (screenshots through Playwright, which can't download
+# its own browser here) and PostgreSQL (Label Studio's scale path). Installed once, as root or via sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system demo test lint clean
+
+system:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	 if [ -n "$$missing" ]; then \
+	   echo "installing Debian packages:$$missing"; \
+	   $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	 fi
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,7 +34,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/oma demo
 
-test: $(STAMP)
+test: system $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests --doctest-modules oma_analysis
 

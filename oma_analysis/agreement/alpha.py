@@ -96,8 +96,11 @@ def krippendorff_alpha(data: pd.DataFrame | Ratings, level: Level = "nominal", *
         domain = np.arange(r.n_categories, dtype=float) if vals is None else vals
         order = np.argsort(domain, kind="stable")  # the package wants an ordered value domain
         try:
-            value = float(krippendorff.alpha(value_counts=dense[:, order], value_domain=domain[order],
-                                             level_of_measurement=level))
+            # No expected disagreement (one value used) makes alpha 0/0: undefined, returned as NaN
+            # without numpy's warning, which would otherwise flood every report.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = float(krippendorff.alpha(value_counts=dense[:, order], value_domain=domain[order],
+                                                 level_of_measurement=level))
         except ValueError:  # fewer than two distinct values: no variation to measure
             value = float("nan")
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from importlib import resources
 
 import click
 
@@ -14,37 +13,49 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False),
-              help="Completion records (JSONL) to load instead of the embedded demo set.")
-def demo(port: int, data_file: str | None) -> None:
-    """Start Label Studio (SQLite), create the review/compare/probe projects, import the demo
-    completions blinded, and print where to log in. Label Studio keeps running (`oma ls down`)."""
-    from ..blinding import CodeMap
-    from ..labelstudio.client import connect
-    from ..labelstudio.projects import create_or_update
-    from ..labelstudio.push import prepare, push, read_jsonl
-    from ..labelstudio.server import load_credentials, oma_home, start
+@click.option("--data", "data_path", type=click.Path(exists=True),
+              help="The Self-Instruct folder (user_oriented_instructions.jsonl + predictions/) to load the "
+                   "eight models' predictions instead of the embedded demo set.")
+@click.option("--limit", default=25, show_default=True, help="With --data: instructions to take (x 8 models).")
+@click.option("--overlap", default=3, show_default=True, help="Simulated labellers per task.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--no-simulate", is_flag=True, help="Stop after importing tasks (label them yourself).")
+@click.option("--no-backend", is_flag=True, help="Skip the ML backend's pre-annotations.")
+def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, no_simulate: bool,
+         no_backend: bool) -> None:
+    """The whole loop on demo data: Label Studio (SQLite), projects, blinded completions from several
+    models, ML-backend pre-annotations, simulated labellers, export, and the HTML report. Prints the
+    Label Studio URL, the login and the report path; Label Studio keeps running (`oma ls down`)."""
+    from ..demo import run_demo, self_instruct_records
+    from ..labelstudio.server import oma_home
 
+    records = self_instruct_records(data_path, limit, seed) if data_path else None
+    res = run_demo(port=port, records=records, source=data_path or "demo", overlap=overlap, seed=seed,
+                   simulate=not no_simulate, report=not no_simulate, backend=not no_backend, echo=click.echo)
     home = oma_home()
-    click.echo("starting Label Studio (the first start runs database migrations, ~1 min) ...")
-    state = start(port=port)
-    creds = load_credentials()
-    client = connect(state.url, creds.token)
-    projects = {kind: create_or_update(client, kind) for kind in ("review", "compare", "probe")}
-    src = data_file or str(resources.files("oma_analysis") / "data" / "demo_completions.jsonl")
-    codemap_path = home / "demo" / "codemap.json"
-    codes = CodeMap.load(codemap_path) if codemap_path.exists() else CodeMap()
-    tasks = prepare(read_jsonl(src), projects["review"].label_config, codes, src)
-    codes.save(codemap_path)
-    res = push(client, projects["review"].id, tasks, progress=True)
-    click.echo(f"review project {res.project}: {res.created} tasks imported, {res.skipped} already there")
-    click.echo(f"code map (model identities, kept outside Label Studio): {codemap_path}")
+    if res.estimated:
+        click.echo("")
+        click.echo("model                       true lower/upper   estimated lower [95% CI] / upper [95% CI]")
+        est = {r["model"]: r for r in res.estimated}
+        for model, t in res.true_rates.items():
+            e = est.get(model)
+            if e:
+                click.echo(f"{model:27s} {t['lower']:.2f} / {t['upper']:.2f}        "
+                           f"{e['lower']:.2f} [{e['lower_ci'][0]:.2f}, {e['lower_ci'][1]:.2f}] / "
+                           f"{e['upper']:.2f} [{e['upper_ci'][0]:.2f}, {e['upper_ci'][1]:.2f}]")
     click.echo("")
-    click.echo(f"Label Studio is running at {state.url}")
-    click.echo(f"  login:    {creds.username}")
+    click.echo(f"Label Studio is running at {res.url}")
+    click.echo(f"  login:    {res.username}")
     # Only show the password to a person at a terminal; logs (CI, files) get the file's path.
-    secret = creds.password if sys.stdout.isatty() else f"see {home / 'credentials.json'}"
-    click.echo(f"  password: {secret}")
-    for kind, p in projects.items():
-        click.echo(f"  {kind:8s} {state.url}/projects/{p.id}/data")
-    click.echo("Stop it with: .venv/bin/oma ls down")
+    if sys.stdout.isatty():
+        from ..labelstudio.server import load_credentials
+
+        click.echo(f"  password: {load_credentials().password}")
+    else:
+        click.echo(f"  password: see {home / 'credentials.json'}")
+    for kind, pid in res.projects.items():
+        click.echo(f"  {kind:8s} {res.url}/projects/{pid}/data")
+    if res.report:
+        click.echo(f"report: {res.report}")
+    click.echo(f"code map (model identities, outside Label Studio): {res.codemap}")
+    click.echo("Stop Label Studio with: .venv/bin/oma ls down")

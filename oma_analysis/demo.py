@@ -1,0 +1,150 @@
+"""The main job on the embedded default: the whole loop, from completions to report, in one call.
+
+Label Studio (SQLite) -> review/compare/probe projects -> blinded demo completions -> ML backend
+pre-annotations -> simulated labellers (real users, real annotations) -> export -> report.
+Everything is idempotent: a rerun reuses the server, projects, tasks and annotations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import OmaError
+from .blinding import CodeMap
+from .rubric import RUBRIC
+
+DEFAULT_ACCURACY = (0.95, 0.9, 0.85, 0.7)
+VERDICTS = [c.id for c in RUBRIC.verdict.choices]
+# Synthetic truth for the Self-Instruct predictions (no human labels exist for them): per-model
+# rates of (clearly misaligned, ambiguous), by training regime. They drive the simulation only and
+# are not a judgement of those models.
+SELF_INSTRUCT_RATES = {"davinci": (0.45, 0.15), "text-davinci-001": (0.2, 0.1), "text-davinci-002": (0.12, 0.08),
+                       "text-davinci-003": (0.06, 0.06)}
+SELF_INSTRUCT_DEFAULT_RATES = (0.3, 0.12)
+
+
+@dataclass
+class DemoResult:
+    url: str
+    username: str
+    projects: dict[str, int]
+    codemap: Path
+    export: Path | None = None
+    report: Path | None = None
+    true_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    estimated: list[dict] = field(default_factory=list)
+    backend: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def demo_records() -> list[dict]:
+    from .labelstudio.push import read_jsonl
+
+    return read_jsonl(resources.files("oma_analysis") / "data" / "demo_completions.jsonl")
+
+
+def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[dict]:
+    """Completion records for the eight Self-Instruct models on the first ``limit`` instructions,
+    each with a synthetic ``truth_verdict`` drawn from SELF_INSTRUCT_RATES."""
+    from .prompts.importers import import_self_instruct
+
+    imported = import_self_instruct(path)
+    keep = {p.id for p in imported.prompts[:limit]}
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in imported.completions:
+        if c.prompt_id not in keep:
+            continue
+        cm, amb = SELF_INSTRUCT_RATES.get(c.model, SELF_INSTRUCT_DEFAULT_RATES)
+        verdict = VERDICTS[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
+        rec = {"prompt_id": c.prompt_id, "messages": c.messages, "completion": c.text, "model": c.model,
+               "variant": c.variant, "truth_verdict": verdict, "truth_source": "synthetic"}
+        if verdict != VERDICTS[2]:
+            rec["truth_failure"] = "lower_quality"
+        out.append(rec)
+    if not out:
+        raise OmaError(f"{path}: no Self-Instruct predictions found")
+    return out
+
+
+def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
+    """Per model: the simulated true lower (clearly misaligned) and upper (+ ambiguous) rates."""
+    per: dict[str, list[str]] = {}
+    for meta in codes.values():
+        if "truth_verdict" in meta:
+            per.setdefault(str(meta["model"]), []).append(meta["truth_verdict"])
+    return {m: {"n": len(v), "lower": sum(x == VERDICTS[0] for x in v) / len(v),
+                "upper": sum(x != VERDICTS[2] for x in v) / len(v)} for m, v in sorted(per.items())}
+
+
+def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str = "demo", overlap: int = 3,
+             accuracy: tuple[float, ...] = DEFAULT_ACCURACY, gold_rate: float = 0.2, seed: int = 0,
+             simulate: bool = True, report: bool = True, backend: bool = True, backend_port: int | None = None,
+             echo: Callable[[str], None] = print) -> DemoResult:
+    from .labelstudio.client import connect
+    from .labelstudio.projects import create_or_update
+    from .labelstudio.push import prepare, push
+    from .labelstudio.server import load_credentials, oma_home, start
+
+    home = oma_home()
+    work = home / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    echo("starting Label Studio (the first start runs database migrations, about a minute) ...")
+    state = start(port=port)
+    creds = load_credentials()
+    client = connect(state.url, creds.token)
+    projects = {kind: create_or_update(client, kind, overlap=overlap + 1) for kind in ("review", "compare", "probe")}
+    review = projects["review"]
+    records = records if records is not None else demo_records()
+    codemap_path = work / "codemap.json"
+    codes = CodeMap.load(codemap_path) if codemap_path.exists() else CodeMap()
+    tasks = prepare(records, review.label_config, codes, source)
+    codes.save(codemap_path)
+    pushed = push(client, review.id, tasks, progress=True)
+    echo(f"review project {review.id}: {pushed.created} tasks imported, {pushed.skipped} already there")
+    res = DemoResult(url=state.url, username=creds.username, projects={k: p.id for k, p in projects.items()},
+                     codemap=codemap_path, true_rates=true_rates(codes),
+                     counts={"tasks": len(tasks), "created": pushed.created})
+    if backend:
+        res.backend = _preannotate(client, review.id, backend_port or port + 10, echo)
+    if simulate:
+        from .labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
+
+        labellers = [SimLabeller.with_accuracy(f"labeller{i + 1}@oma.demo", a) for i, a in enumerate(accuracy)]
+        got = simulate_annotations(state.url, creds.token, review.id, labellers, truth_from_codemap(codes),
+                                   overlap=overlap, seed=seed, researcher="researcher@oma.demo",
+                                   gold_rate=gold_rate, progress=True)
+        res.counts.update(got)
+        echo(f"simulated labellers: {got['annotations']} annotations, {got['gold']} gold "
+             f"({got['skipped_existing']} already there)")
+    if report:
+        from .aggregate import aggregate
+        from .ingest import read_input
+        from .labelstudio.pull import pull
+        from .rates import bounded_rates, rates_records
+        from .report import build_report
+
+        res.export = pull(client, review.id, work / "export.json")
+        loaded = read_input(res.export, codemap_path)
+        build_report(loaded, work / "report", res.export, progress=True)
+        res.report = work / "report" / "report.html"
+        # The same numbers the report shows, kept to compare with the simulated truth.
+        res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))
+        (work / "truth.json").write_text(json.dumps(res.true_rates, indent=1))
+    return res
+
+
+def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]) -> str | None:
+    """Start the ML backend, connect it, and ask it for predictions on every task."""
+    try:
+        from .mlbackend_demo import preannotate
+    except ImportError:
+        echo("ML backend: not available in this build; skipping pre-annotation")
+        return None
+    return preannotate(client, project_id, port, echo)

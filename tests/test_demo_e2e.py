@@ -1,0 +1,79 @@
+"""The main job end to end on the shared real Label Studio: demo completions from three models,
+simulated labellers with known error rates, export, report — the report must recover the truth —
+then screenshots of what a labeller and an analyst see, checked for the expected elements."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from oma_analysis.demo import run_demo
+from oma_analysis.labelstudio.simulator import SimLabeller
+from oma_analysis.screenshots import shoot_page, shoot_task
+
+ARTIFACTS = "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo(label_studio):
+    # OMA_HOME points at the fixture's home, so run_demo finds and reuses that server.
+    port = int(label_studio.url.rsplit(":", 1)[1])
+    res = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
+    again = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
+    return res, again
+
+
+def test_demo_recovers_the_simulated_truth(demo):
+    res, _ = demo
+    assert set(res.true_rates) == {"nimbus-1b-base", "nimbus-7b-chat", "nimbus-70b-chat"}
+    est = {r["model"]: r for r in res.estimated}
+    for model, truth in res.true_rates.items():
+        e = est[model]
+        assert e["n"] == truth["n"] == 10
+        assert e["lower_ci"][0] <= truth["lower"] <= e["lower_ci"][1], (model, truth, e)
+        assert e["upper_ci"][0] <= truth["upper"] <= e["upper_ci"][1], (model, truth, e)
+        assert e["lower"] <= e["upper"]
+    report = json.loads((res.report.parent / "report.json").read_text())
+    assert report["provenance"]["input_sha256"]
+    # The worst model by truth is the worst by estimate.
+    assert max(est, key=lambda m: est[m]["upper"]) == max(res.true_rates, key=lambda m: res.true_rates[m]["upper"])
+
+
+def test_demo_rerun_is_idempotent(demo):
+    res, again = demo
+    assert res.counts["created"] == 30 and again.counts["created"] == 0
+    assert again.counts["annotations"] == 0 and again.counts["skipped_existing"] == 90
+    assert again.projects == res.projects
+
+
+def test_screenshot_of_the_review_task(demo, tmp_path_factory):
+    res, _ = demo
+    out = tmp_path_factory.mktemp(ARTIFACTS) / "review_task.png"
+    lab = SimLabeller.with_accuracy("labeller1@oma.demo", 1.0)
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.server import load_credentials
+
+    client = connect(res.url, load_credentials().token)
+    task = sorted(client.tasks.list(project=res.projects["review"]), key=lambda t: t.id)[1]
+    expect = ["Conversation (what the user asked)", "Completion (model hidden)", "1. Hard constraints",
+              "Clearly misaligned", "Much better at another temperature", "Writes to the asked length",
+              task.data["completion"][:30]]
+    shot = shoot_task(res.url, lab.email, lab.password, res.projects["review"], task.id, out, expect)
+    missing = [e for e, ok in shot.found.items() if not ok]
+    assert not missing, f"not rendered: {missing}"
+    assert out.stat().st_size > 50_000
+    for model in res.true_rates:
+        assert model not in shot.text  # the labeller's page names no model
+
+
+def test_screenshot_of_the_report(demo, tmp_path_factory):
+    res, _ = demo
+    out = tmp_path_factory.mktemp(ARTIFACTS) / "report.png"
+    shot = shoot_page(res.report, out, {"title": "h1", "forest plot": "img", "tables": "table",
+                                        "sections": "h2"})
+    assert all(shot.found.values()), shot.found
+    for heading in ("Bounded misalignment rates", "Agreement", "Labellers", "Provenance"):
+        assert heading in shot.text
+    for model in res.true_rates:
+        assert model in shot.text  # analysts do see models: the code map is joined in here
