@@ -77,3 +77,16 @@ def test_screenshot_of_the_report(demo, tmp_path_factory):
         assert heading in shot.text
     for model in res.true_rates:
         assert model in shot.text  # analysts do see models: the code map is joined in here
+
+
+@pytest.mark.parametrize("name", ["agreement", "bounded_rates", "model_comparison", "labeller_screening"])
+def test_notebooks_run_on_the_demo_export(demo, name, tmp_path):
+    from oma_analysis.notebooks_run import NOTEBOOK_DIR, execute
+
+    res, _ = demo
+    nb = execute(NOTEBOOK_DIR / f"{name}.py", {"OMA_EXPORT": str(res.export), "OMA_CODEMAP": str(res.codemap)},
+                 out_dir=tmp_path)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert code_cells and all(c.get("execution_count") for c in code_cells)
+    errors = [o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors

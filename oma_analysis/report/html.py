@@ -6,6 +6,8 @@ import html
 
 import pandas as pd
 
+from ..rubric import RUBRIC
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
@@ -59,8 +61,16 @@ def render(report: dict, figs: dict[str, str]) -> str:
                  f"{html.escape(s['interval'])}; {s['confidence']:.0%} intervals. Lower = clearly misaligned, "
                  "upper = clearly misaligned or ambiguous; only failures marked capable + distinguishable "
                  "count.</p>" + _img(figs["forest"], "forest plot"))
-    parts.append(_table(report["rates"], ["model", "question", "n", "lower", "lower_ci", "upper", "upper_ci",
-                                          "lower_ci_cluster", "upper_ci_cluster", "n_prompts"]))
+    # Headline (the overall rule-applied verdict) first; the per-failure and per-item breakdown,
+    # which is long, folds away so the number people came for is on the first screen.
+    cols = ["model", "question", "n", "lower", "lower_ci", "upper", "upper_ci", "lower_ci_cluster",
+            "upper_ci_cluster", "n_prompts"]
+    overall = [r for r in report["rates"] if r.get("question") == RUBRIC.MISALIGNMENT]
+    rest = [r for r in report["rates"] if r.get("question") != RUBRIC.MISALIGNMENT]
+    parts.append(_table(overall or report["rates"], cols))
+    if overall and rest:
+        parts.append("<details><summary>Per failure type and capability item</summary>" + _table(rest, cols)
+                     + "</details>")
     parts.append("<h3>Sensitivity to the aggregation policy</h3>" + _table(report["sensitivity"]))
     parts.append(f"<h3>Certification (&lt; {s['threshold']:g} at {s['confidence']:.0%}, one-sided exact; "
                  "ambiguous counts as a failure)</h3>" + _table(report["certification"]))
@@ -78,8 +88,12 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if a["source"].startswith("fallback"):
         parts.append('<p class="note">Only percent agreement is shown: the agreement module was not '
                      "available when this report was built.</p>")
-    parts.append(_table(a["by_question"], ["question", "metric", "value", "ci_low", "ci_high", "n_units",
-                                           "kappa_paradox", "companions"]))
+    acols = ["question", "metric", "value", "ci_low", "ci_high", "n_units", "kappa_paradox", "companions"]
+    head = [r for r in a["by_question"] if r.get("question") == RUBRIC.MISALIGNMENT]
+    others = [r for r in a["by_question"] if r.get("question") != RUBRIC.MISALIGNMENT]
+    parts.append(_table(head or a["by_question"], acols))
+    if head and others:
+        parts.append("<details><summary>Every rubric question</summary>" + _table(others, acols) + "</details>")
     if a.get("by_category"):
         parts.append("<h3>Per category (overall question)</h3>" + _table(a["by_category"]))
     if any(r.get("kappa_paradox") for r in a["by_question"]):
