@@ -141,10 +141,18 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
 
 def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]) -> str | None:
-    """Start the ML backend, connect it, and ask it for predictions on every task."""
-    try:
-        from .mlbackend_demo import preannotate
-    except ImportError:
-        echo("ML backend: not available in this build; skipping pre-annotation")
-        return None
-    return preannotate(client, project_id, port, echo)
+    """Start the ML backend (gunicorn), connect it to the review project, and have Label Studio
+    retrieve its predictions (automatic checks + the classifier's suggested verdict) for every task."""
+    from ml_backend.server import connect, start
+
+    from .labelstudio.client import with_retries
+
+    state = start(port=port)
+    ml = connect(client, project_id, state.url)
+    with_retries(lambda: client.actions.create(id="retrieve_tasks_predictions", project=project_id,
+                                               selected_items={"all": True, "excluded": []}),
+                 f"retrieve predictions for project {project_id}")
+    n = sum(1 for t in client.tasks.list(project=project_id, fields="all") if t.predictions)
+    echo(f"ML backend at {state.url} ({getattr(ml, 'model_version', None) or 'connected'}): "
+         f"{n} tasks pre-annotated")
+    return state.url

@@ -28,10 +28,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import OmaError
@@ -74,13 +76,25 @@ class Loaded:
                 "rows": len(self.frame)}
 
 
+# Per-annotation columns; each frame row repeats its annotation's values.
+_ANN_COLUMNS = ("task", "worker", "annotation", "completion", "prompt", "lead_time", "created_at", "ground_truth")
+
+
 @dataclass
 class _Acc:
-    """Column-wise accumulators (lists are far cheaper than one dict per row)."""
+    """Column-wise accumulators. A 1M-annotation export makes ~40M frame rows (multi-choice
+    questions become one row per choice), so rows are kept as three int32 arrays (annotation,
+    question code, label code) and everything per annotation once; the frame is built at the end
+    with numpy takes. Far fewer Python objects than one list entry per row and column."""
 
     rubric: Rubric
     source: str
-    rows: dict[str, list] = field(default_factory=lambda: {c: [] for c in FRAME_COLUMNS})
+    ann: dict[str, list] = field(default_factory=lambda: {c: [] for c in _ANN_COLUMNS})
+    row_ann: array = field(default_factory=lambda: array("i"))
+    row_q: array = field(default_factory=lambda: array("i"))
+    row_label: array = field(default_factory=lambda: array("i"))
+    codes: dict[str, int] = field(default_factory=dict)  # question and label strings -> code
+    patterns: dict[tuple, tuple[array, array]] = field(default_factory=dict)
     dropped: list[tuple] = field(default_factory=list)
     texts: list[tuple] = field(default_factory=list)
     spans: list[tuple] = field(default_factory=list)
@@ -112,11 +126,48 @@ def _questions(r: Rubric, kind: str) -> dict[str, Question]:
 
 
 def _worker(completed_by) -> str | None:
+    """Annotator e-mail, else id; None when there is none (an empty object is no annotator)."""
     if isinstance(completed_by, dict):
-        return str(completed_by.get("email") or completed_by.get("id"))
-    if completed_by is None:
+        who = completed_by.get("email") or completed_by.get("id")
+        return _worker(who) if not isinstance(who, dict) else None
+    if completed_by is None or isinstance(completed_by, bool | list | float) or completed_by == "":
         return None
     return str(completed_by)
+
+
+def _ann_id(v, where: str) -> int | None:
+    """An annotation id as int (LS ids are integers; "12" and 12.0 are accepted), else OmaError."""
+    if v is None:
+        return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v.strip())
+    raise OmaError(f"{where}: field 'id' (annotation id) must be an integer, got {str(v)[:40]!r}")
+
+
+def _num(v) -> float | None:
+    """lead_time as float; anything that is not a number is missing (NaN), never an exception."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(v) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        return "\n".join(map(str, v))
+    return "" if v is None else str(v)
 
 
 def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: dict[str, object],
@@ -124,10 +175,11 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
     """Turn one annotation's answers ({question: raw value}) into rows; report what it can't use."""
     r = acc.rubric
     qs = _questions(r, kind)
-    completion = data.get("completion_code") or data.get("pair_code")
+    completion = _s(data.get("completion_code") or data.get("pair_code"))
     if completion is None and kind == "compare":
         completion = f"{data.get('left_code')}|{data.get('right_code')}"
-    prompt = data.get("prompt_id")
+    prompt = _s(data.get("prompt_id"))
+    created_at = created_at if isinstance(created_at, str) else None
     clean: dict[str, object] = {}
     for name, value in answers.items():
         q = qs.get(name)
@@ -135,7 +187,11 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
             acc.drop("result", task_id, ann_id, worker, name, f"unknown question {name!r} for a {kind} task")
             continue
         if q.kind in ("single", "multi"):
-            vals = [value] if isinstance(value, str) else list(value)
+            if not isinstance(value, str | list):
+                acc.drop("result", task_id, ann_id, worker, name,
+                         f"{type(value).__name__} value is not a choice for {name!r}")
+                continue
+            vals = [value] if isinstance(value, str) else value
             bad = [v for v in vals if v not in q.choice_ids]
             if bad:
                 acc.drop("result", task_id, ann_id, worker, name, f"unknown choice(s) {bad} for {name!r}")
@@ -148,8 +204,10 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
             clean[name] = vals[0] if q.kind == "single" else vals
         elif q.kind == "rating":
             try:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError  # 2.5 stars is not a rating (and int() would truncate it)
                 rating = int(value)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 acc.drop("result", task_id, ann_id, worker, name, f"rating {value!r} is not an integer")
                 continue
             if not 1 <= rating <= (q.max_rating or rating):
@@ -157,11 +215,14 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
                 continue
             clean[name] = str(rating)
         elif q.kind == "text":
-            acc.texts.append((_s(task_id), worker, ann_id, name, value if isinstance(value, str) else
-                              "\n".join(map(str, value))))
+            acc.texts.append((_s(task_id), worker, ann_id, name, _text(value)))
         elif q.kind == "spans":
-            for sp in value:  # type: ignore[union-attr]
-                labels = sp.get("labels") or []
+            spans = value if isinstance(value, list) else [value]
+            for sp in spans:
+                labels = sp.get("labels") if isinstance(sp, dict) else None
+                if not isinstance(labels, list):
+                    acc.drop("result", task_id, ann_id, worker, name, "span without a list of labels")
+                    continue
                 for lab in labels:
                     if lab not in q.choice_ids:
                         acc.drop("result", task_id, ann_id, worker, name, f"unknown span label {lab!r}")
@@ -186,19 +247,28 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
                 out += [(f"{name}.{c}", "yes" if c in chosen else "no") for c in q.choice_ids]
     if kind == "review":
         out += list(derived_labels(clean, r).items())
-    rows = acc.rows
-    n = len(out)
-    rows["task"] += [_s(task_id)] * n
-    rows["worker"] += [worker] * n
-    rows["question"] += [q for q, _ in out]
-    rows["label"] += [lab for _, lab in out]
-    rows["annotation"] += [ann_id] * n
-    rows["completion"] += [completion] * n
-    rows["prompt"] += [prompt] * n
-    rows["model"] += [None] * n
-    rows["lead_time"] += [lead_time] * n
-    rows["created_at"] += [created_at] * n
-    rows["ground_truth"] += [bool(ground_truth)] * n
+    a = acc.ann
+    idx = len(a["task"])
+    a["task"].append(_s(task_id))
+    a["worker"].append(worker)
+    a["annotation"].append(ann_id)
+    a["completion"].append(completion)
+    a["prompt"].append(prompt)
+    a["lead_time"].append(_num(lead_time))
+    a["created_at"].append(created_at)
+    a["ground_truth"].append(bool(ground_truth))
+    key = tuple(out)
+    coded = acc.patterns.get(key)
+    if coded is None:  # most annotations repeat a few answer patterns: encode each pattern once
+        codes = acc.codes
+        qc = array("i", [codes.setdefault(q, len(codes)) for q, _ in out])
+        lc = array("i", [codes.setdefault(lab, len(codes)) for _, lab in out])
+        coded = (qc, lc)
+        if len(acc.patterns) < 200_000:
+            acc.patterns[key] = coded
+    acc.row_ann.extend(array("i", [idx]) * len(out))
+    acc.row_q.extend(coded[0])
+    acc.row_label.extend(coded[1])
 
 
 def _result_answers(results: list, where: str) -> dict[str, object]:
@@ -223,8 +293,7 @@ def _result_answers(results: list, where: str) -> dict[str, object]:
             answers.setdefault(name, [])
             answers[name].append(value)  # type: ignore[union-attr]
         elif "text" in value:
-            t = value["text"]
-            answers[name] = t if isinstance(t, str) else "\n".join(map(str, t or []))
+            answers[name] = _text(value["text"])
         else:
             answers[name] = value
     # Choices arrive as lists; single-choice questions are unwrapped by _add_annotation's check.
@@ -247,7 +316,7 @@ def _iter_json(path: Path) -> Iterator[object]:
         fh.seek(0)
         try:
             yield from ijson.items(fh, "item", use_float=True)
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise OmaError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -271,6 +340,7 @@ def _load_json(path: Path, acc: _Acc) -> None:
         for d in drafts:
             acc.n_read += 1
             did = d.get("id") if isinstance(d, dict) else None
+            did = did if isinstance(did, int | str) else None
             acc.drop("annotation", task_id, did, _worker(d.get("user") if isinstance(d, dict) else None),
                      "drafts", "draft (never submitted)")
         if not anns and not drafts:
@@ -281,7 +351,7 @@ def _load_json(path: Path, acc: _Acc) -> None:
             acc.n_read += 1
             if not isinstance(ann, dict):
                 raise OmaError(f"{where}: annotations[{j}] must be an object")
-            ann_id = ann.get("id")
+            ann_id = _ann_id(ann.get("id"), f"{where}: annotations[{j}]")
             worker = _worker(ann.get("completed_by"))
             if ann_id is not None and ann_id in acc.seen_annotations:
                 acc.drop("annotation", task_id, ann_id, worker, "id", "duplicate annotation id")
@@ -321,7 +391,7 @@ def _load_json(path: Path, acc: _Acc) -> None:
 
 def _min_value(v):
     """JSON_MIN/CSV cell -> answer: choices come as 'a' or {'choices': [...]}, ratings as [{'rating': n}]."""
-    if isinstance(v, dict) and "choices" in v:
+    if isinstance(v, dict) and isinstance(v.get("choices"), list):
         return [str(x) for x in v["choices"]]
     if isinstance(v, list) and v and isinstance(v[0], dict) and "rating" in v[0]:
         return v[0]["rating"]
@@ -337,21 +407,36 @@ def _min_records(path: Path, fmt: str) -> Iterator[tuple[int, dict]]:
         return
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding="utf-8", newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh), 2):
-            rec = {}
-            for k, v in row.items():
-                if k is None:
-                    raise OmaError(f"{path}: line {i}: more cells than header columns")
-                if v is None or v == "":
-                    rec[k] = None
-                elif v[:1] in "[{":
-                    try:
-                        rec[k] = json.loads(v)
-                    except json.JSONDecodeError:
-                        rec[k] = v
-                else:
+        yield from _csv_records(path, fh)
+
+
+def _csv_records(path: Path, fh) -> Iterator[tuple[int, dict]]:
+    rows = csv.DictReader(fh)
+    i = 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            # Errors while reading (NUL bytes, bad UTF-8) name the file and the line, like the rest.
+            raise OmaError(f"{path}: line {rows.line_num or i}: not a readable CSV export "
+                           f"({type(exc).__name__}: {str(exc)[:80]})") from None
+        i += 1
+        rec = {}
+        for k, v in row.items():
+            if k is None:
+                raise OmaError(f"{path}: line {i}: more cells than header columns")
+            if v is None or v == "":
+                rec[k] = None
+            elif v[:1] in "[{":
+                try:
+                    rec[k] = json.loads(v)
+                except json.JSONDecodeError:
                     rec[k] = v
-            yield i, rec
+            else:
+                rec[k] = v
+        yield i, rec
 
 
 def _load_min(path: Path, fmt: str, acc: _Acc) -> None:
@@ -362,12 +447,12 @@ def _load_min(path: Path, fmt: str, acc: _Acc) -> None:
         if task_id is None:
             raise OmaError(f"{path}: record {i}: field 'id' (task id) is missing")
         where = f"{path}: task {task_id}"
-        if task_id not in tasks_seen:
-            tasks_seen.add(task_id)
+        if _s(task_id) not in tasks_seen:
+            tasks_seen.add(_s(task_id))
             acc.n_tasks += 1
         worker = _worker(rec.get("annotator"))
-        ann_id = rec.get("annotation_id")
-        if ann_id is None and worker is None:
+        ann_id = _ann_id(rec.get("annotation_id"), f"{where}: record {i}")
+        if ann_id is None and rec.get("annotator") is None:
             acc.drop("task", task_id, None, None, "annotator", "task has no annotations")
             continue
         acc.n_read += 1
@@ -387,9 +472,9 @@ def _load_min(path: Path, fmt: str, acc: _Acc) -> None:
         # In the flat formats an answer to an unknown question can't be told apart from a task
         # data field, so unknown keys are treated as data (the JSON export reports them).
         lt = rec.get("lead_time")
-        _add_annotation(acc, task_id=task_id, data=data, ann_id=int(ann_id) if ann_id is not None else None,
+        _add_annotation(acc, task_id=task_id, data=data, ann_id=ann_id,
                         worker=worker, answers=answers, kind=_kind(data, set(answers)),
-                        lead_time=float(lt) if lt is not None else None, created_at=rec.get("created_at"),
+                        lead_time=lt, created_at=rec.get("created_at"),
                         ground_truth=False, where=where)
 
 
@@ -398,27 +483,104 @@ def _sniff(path: Path) -> str:
     if suffix == ".parquet":
         return "LONG"
     if suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            header = next(csv.reader(fh), [])
+        try:
+            with path.open(encoding="utf-8", newline="") as fh:
+                header = next(csv.reader(fh), [])
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise OmaError(f"{path}: line 1: not a readable CSV export ({type(exc).__name__})") from None
         if {"task", "worker", "label"} <= set(header):
             return "LONG"
         return "CSV"
+    # JSON has "annotations": [...] and an object "data" per task; JSON_MIN is flat with
+    # "annotator". Decide on the first task's keys: a byte search would take a JSON_MIN answer
+    # or data field that merely says "data" for a JSON export.
+    first = _first_item(path)
+    if isinstance(first, dict):
+        if "annotations" in first or "drafts" in first or (
+                isinstance(first.get("data"), dict) and "annotator" not in first):
+            return "JSON"
+        return "JSON_MIN"
     with path.open("rb") as fh:
         head = fh.read(65536)
-    # JSON has "annotations": [...] per task; JSON_MIN is flat with "annotator".
     if b'"annotations"' in head or b'"data"' in head:
         return "JSON"
     return "JSON_MIN"
 
 
-def _frame(acc: _Acc) -> pd.DataFrame:
-    df = pd.DataFrame(acc.rows, columns=FRAME_COLUMNS)
+def _first_item(path: Path) -> object:
+    """The first element of a JSON array file, read lazily; None if there is none or it won't parse."""
+    import ijson
+
+    try:
+        with path.open("rb") as fh:
+            return next(ijson.items(fh, "item", use_float=True), None)
+    except (ijson.JSONError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _categorical(codes: np.ndarray, values: list) -> pd.Categorical:
+    """``pd.Series(values[codes]).astype("category")`` without materialising the strings:
+    categories sorted and only those used, missing values (None) as NA."""
+    uniq = sorted({v for v in values if v is not None})
+    pos = {v: i for i, v in enumerate(uniq)}
+    remap = np.array([pos[v] if v is not None else -1 for v in values] or [-1], dtype=np.int64)
+    used = np.zeros(len(uniq), dtype=bool)
+    mapped = remap[codes] if len(codes) else np.empty(0, dtype=np.int64)
+    used[mapped[mapped >= 0]] = True
+    keep = np.flatnonzero(used)
+    renum = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    renum[keep] = np.arange(len(keep))
+    final = renum[mapped]  # -1 stays -1 through renum[-1]
+    cats = pd.Index([uniq[i] for i in keep], dtype="str" if len(keep) else object)
+    return pd.Categorical.from_codes(final, categories=cats)
+
+
+def _empty_frame() -> pd.DataFrame:
+    df = pd.DataFrame({c: [] for c in FRAME_COLUMNS}, columns=FRAME_COLUMNS)
     df["annotation"] = pd.array(df["annotation"], dtype="Int64")
     df["lead_time"] = pd.to_numeric(df["lead_time"], errors="coerce").astype(float)
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True, errors="coerce", format="ISO8601")
     df["ground_truth"] = df["ground_truth"].astype(bool)
     for c in ("worker", "question", "label", "completion", "prompt", "model"):
-        df[c] = df[c].astype("category") if len(df) > 100_000 else df[c].astype("string")
+        df[c] = df[c].astype("string")
+    return df
+
+
+def _frame(acc: _Acc) -> pd.DataFrame:
+    if not len(acc.row_ann):
+        return _empty_frame()
+    a = acc.ann
+    rix = np.frombuffer(acc.row_ann, dtype=np.int32) if len(acc.row_ann) else np.empty(0, dtype=np.int32)
+    n = len(rix)
+    names = list(acc.codes)
+    big = n > 100_000
+
+    def per_ann(values: list, *, cat: bool) -> object:
+        if cat:
+            return _categorical(rix, values)
+        return pd.array(np.asarray(values + [None], dtype=object)[rix] if n else [], dtype="string")
+
+    def coded(arr: array) -> object:
+        c = np.frombuffer(arr, dtype=np.int32) if n else np.empty(0, dtype=np.int32)
+        return _categorical(c, names) if big else pd.array(np.asarray(names + [None], dtype=object)[c]
+                                                          if n else [], dtype="string")
+
+    tasks = np.asarray(a["task"] + [None], dtype=object)[rix] if n else []
+    created = pd.to_datetime(pd.Series(a["created_at"], dtype=object), utc=True, errors="coerce",
+                             format="ISO8601")
+    df = pd.DataFrame({
+        "task": pd.Series(tasks, dtype=None if n else object) if n else pd.Series([], dtype=object),
+        "worker": per_ann(a["worker"], cat=big),
+        "question": coded(acc.row_q),
+        "label": coded(acc.row_label),
+        "annotation": pd.array(a["annotation"], dtype="Int64")[rix],
+        "completion": per_ann(a["completion"], cat=big),
+        "prompt": per_ann(a["prompt"], cat=big),
+        "model": per_ann([None] * len(a["task"]), cat=big),
+        "lead_time": np.asarray(a["lead_time"], dtype=float)[rix] if n else np.empty(0),
+        "created_at": created.array[rix] if n else pd.to_datetime(pd.Series([], dtype=object), utc=True),
+        "ground_truth": np.asarray(a["ground_truth"], dtype=bool)[rix] if n else np.empty(0, dtype=bool),
+    }, columns=FRAME_COLUMNS)
     return df
 
 
@@ -504,6 +666,25 @@ def load_long(path: str | Path, codemap=None) -> Loaded:
     return Loaded(frame=frame, dropped=dropped, texts=pd.DataFrame(columns=TEXT_COLUMNS),
                   spans=pd.DataFrame(columns=SPAN_COLUMNS), n_read=n, n_used=len(df), source=str(path),
                   format="LONG", n_tasks=int(frame["task"].nunique()))
+
+
+def iter_task_data(path: str | Path) -> Iterator[tuple[object, dict]]:
+    """(task id, task data) for every task of a Label Studio export (JSON, JSON_MIN or CSV), streamed.
+
+    In the flat formats a row carries the answers beside the data; callers pick the fields they need.
+    """
+    path = Path(path)
+    fmt = _sniff(path)
+    if fmt == "JSON":
+        for i, task in enumerate(_iter_json(path)):
+            if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+                raise OmaError(f"{path}: task #{i}: field 'data' must be an object")
+            yield task.get("id"), task["data"]
+    elif fmt in ("JSON_MIN", "CSV"):
+        for _, rec in _min_records(path, fmt):
+            yield rec.get("id"), rec
+    else:
+        raise OmaError(f"{path}: a long file has no task texts; give a Label Studio export (JSON, JSON_MIN, CSV)")
 
 
 def read_input(path: str | Path, codemap: str | Path | CodeMap | None = None) -> Loaded:

@@ -55,8 +55,10 @@ def labeller_records(frame: pd.DataFrame, gold=None, question: str | None = None
     ds_acc = pd.Series(diag.to_numpy() @ ds.priors, index=diag.index)
     by = {(r["worker"], r["reference"]): r for r in quality.to_dict("records")}
     out = []
-    for w in sorted(set(quality["worker"])):
-        s = screen.loc[w]
+    # Every labeller gets a row, also one nobody else overlaps with (no majority, no gold to score).
+    unscored = {"basis": None, "flagged": True, "reason": f"too few items (< {min_items})"}
+    for w in sorted(set(quality["worker"]) | {str(x) for x in ds.workers}):
+        s = screen.loc[w] if w in screen.index else unscored
         basis = s["basis"] if isinstance(s["basis"], str) else ("gold" if (w, "gold") in by else "majority")
         main = by.get((w, basis), {})
         rec = {"worker": w, "reference": basis, "n": int(main.get("n", 0)),

@@ -257,4 +257,6 @@ def screening(quality: pd.DataFrame, threshold: float = 0.75, majority_threshold
             rec["flagged"] = bool(acc < thr)
             rec["reason"] = f"agreement with {basis} {acc:.3f} < {thr:g}" if rec["flagged"] else ""
         recs.append(rec)
-    return pd.DataFrame(recs)
+    # Explicit columns: with no scorable worker (one labeller, no gold) the table is empty, not column-less.
+    return pd.DataFrame(recs, columns=["worker", "n_gold", "accuracy_gold", "n_majority", "accuracy_majority",
+                                       "basis", "flagged", "reason"])

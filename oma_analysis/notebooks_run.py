@@ -26,7 +26,9 @@ def execute(path: Path, env: dict[str, str], out_dir: Path | None = None, timeou
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits the environment
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": os.getcwd()}}).execute()
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": os.getcwd()}})
+        client.execute()
     finally:
         for k, v in old.items():
             if v is None:

@@ -55,7 +55,8 @@ def cluster_ci(y: np.ndarray, groups: np.ndarray, confidence: float = 0.95) -> t
 
     Intercept-only binomial GLM with a cluster-robust (sandwich) covariance, on the logit
     scale, so the interval stays in (0, 1). Undefined (NaN) when all or none of ``y`` are 1: the
-    logit MLE is infinite there, and the exact interval is the one to read.
+    logit MLE is infinite there, and the exact interval is the one to read; also NaN with a single
+    cluster, where no between-cluster variance can be estimated.
 
     >>> y = np.array([1, 0, 0, 0] * 25); g = np.arange(100) // 2
     >>> lo, hi = cluster_ci(y, g)
@@ -68,6 +69,8 @@ def cluster_ci(y: np.ndarray, groups: np.ndarray, confidence: float = 0.95) -> t
     if len(y) == 0 or y.min() == y.max():
         return float("nan"), float("nan")
     g, _ = pd.factorize(pd.Series(groups))
+    if g.max() < 1:  # one cluster: the sandwich variance is undefined (n_groups - 1 = 0)
+        return float("nan"), float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial()).fit(

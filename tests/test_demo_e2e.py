@@ -19,9 +19,14 @@ ARTIFACTS = "screenshots"
 def demo(label_studio):
     # OMA_HOME points at the fixture's home, so run_demo finds and reuses that server.
     port = int(label_studio.url.rsplit(":", 1)[1])
-    res = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
-    again = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
-    return res, again
+    try:
+        res = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
+        again = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
+        yield res, again
+    finally:
+        from ml_backend.server import stop
+
+        stop()
 
 
 def test_demo_recovers_the_simulated_truth(demo):
@@ -38,6 +43,20 @@ def test_demo_recovers_the_simulated_truth(demo):
     assert report["provenance"]["input_sha256"]
     # The worst model by truth is the worst by estimate.
     assert max(est, key=lambda m: est[m]["upper"]) == max(res.true_rates, key=lambda m: res.true_rates[m]["upper"])
+
+
+def test_demo_preannotates_with_the_backend(demo, label_studio):
+    res, _ = demo
+    assert res.backend
+    client = label_studio.client()
+    tasks = list(client.tasks.list(project=res.projects["review"], fields="all"))
+    with_preds = [t for t in tasks if t.predictions]
+    assert len(with_preds) == len(tasks) == 30
+    # The prompt-repetition completion gets evidence from the automatic checks.
+    echo = [t for t in tasks if t.data["completion"].startswith("In one sentence, what is the capital")]
+    spans = [r for p in echo[0].predictions for r in (p["result"] if isinstance(p, dict) else p.result)
+             if r["from_name"] == "evidence"]
+    assert spans
 
 
 def test_demo_rerun_is_idempotent(demo):

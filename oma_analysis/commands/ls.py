@@ -44,10 +44,11 @@ def down() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Say whether the server is up."""
-    from ..labelstudio.server import ServerState, _alive
+    from ..labelstudio.server import ServerState
+    from ..procs import alive
 
     st = ServerState.load()
-    running = bool(st and _alive(st.pid))
+    running = bool(st and alive(st.pid))
     if as_json:
         click.echo(json.dumps({"running": running, "url": st.url if st else None}))
     else:

@@ -22,10 +22,13 @@ def tasks() -> None:
 @click.option("--codemap", type=click.Path(dir_okay=False),
               help="Code->model map, kept outside Label Studio (default: FILE.codemap.json).")
 @click.option("--batch-size", default=250, show_default=True, type=int)
-def push(file: str, project_ref: str, codemap: str | None, batch_size: int) -> None:
+@click.option("--test-run", "test_run", envvar="OMA_TEST_RUN", metavar="RUN_ID",
+              help="The run that uses the secret test prompts (env OMA_TEST_RUN); without it they are refused.")
+def push(file: str, project_ref: str, codemap: str | None, batch_size: int, test_run: str | None) -> None:
     """Push FILE (JSONL): built tasks ({"data": ...}) or completion records
     ({prompt|messages, completion, model, ...}); models go to the code map, never to Label Studio.
-    Tasks already in the project are skipped, so an interrupted push can simply be rerun."""
+    Tasks already in the project are skipped, so an interrupted push can simply be rerun.
+    Secret test prompts (split "test" or carrying a canary) are refused unless --test-run names their run."""
     from ..blinding import CodeMap
     from ..labelstudio.client import connect
     from ..labelstudio.projects import find_project
@@ -36,7 +39,7 @@ def push(file: str, project_ref: str, codemap: str | None, batch_size: int) -> N
     proj = find_project(client, project_ref)
     cm_path = Path(codemap or f"{file}.codemap.json")
     codes = CodeMap.load(cm_path) if cm_path.exists() else CodeMap()
-    prepared = prepare(read_jsonl(file), proj.label_config, codes, file)
+    prepared = prepare(read_jsonl(file), proj.label_config, codes, file, allow_test_prompts=bool(test_run))
     if len(codes):
         codes.save(cm_path)
     res = do_push(client, proj.id, prepared, batch_size=batch_size, progress=True)

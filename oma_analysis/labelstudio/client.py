@@ -44,6 +44,14 @@ def with_retries(fn: Callable[[], T], what: str, *, attempts: int = 5, base_dela
             return fn()
         except Exception as exc:
             if not _transient(exc):
+                status = getattr(exc, "status_code", None)
+                if isinstance(status, int) and 400 <= status < 500:
+                    # A refusal (bad token, no permission, not found) is final: say so in one line
+                    # instead of a traceback; only the response's detail, never request headers.
+                    body = getattr(exc, "body", None)
+                    detail = body.get("detail") if isinstance(body, dict) else None
+                    raise OmaError(f"{what}: Label Studio refused the request (HTTP {status}"
+                                   + (f": {str(detail)[:200]}" if detail else "") + ")") from exc
                 raise
             if i == attempts - 1:
                 raise OmaError(f"{what}: Label Studio unreachable after {attempts} attempts "

@@ -139,7 +139,11 @@ def validate_results(xml: str, results: list[dict], *, what: str, where: str) ->
     from label_studio_sdk.label_interface import LabelInterface
 
     li = LabelInterface(xml)
+    if not isinstance(results, list):
+        raise OmaError(f"{where}: {what} field result must be a list, got {type(results).__name__}")
     for i, r in enumerate(results):
+        if not isinstance(r, dict):
+            raise OmaError(f"{where}: {what} result[{i}] must be an object, got {type(r).__name__}")
         name = r.get("from_name")
         try:
             control = li.get_control(name)
@@ -151,8 +155,17 @@ def validate_results(xml: str, results: list[dict], *, what: str, where: str) ->
             raise OmaError(f"{where}: {what} result[{i}] ({name}) field to_name={r.get('to_name')!r} "
                            f"should be one of {control.to_name}")
         value = r.get("value") or {}
+        if not isinstance(value, dict):
+            raise OmaError(f"{where}: {what} result[{i}] ({name}) field value must be an object")
         for key in ("choices", "labels"):
             if key in value:
+                if not isinstance(value[key], list):
+                    raise OmaError(f"{where}: {what} result[{i}] ({name}) field value.{key} must be a list")
+                # LabelInterface accepts two choices for a single-choice question; a label would not.
+                if (key == "choices" and len(value[key]) > 1 and str(
+                        (getattr(control, "attr", None) or {}).get("choice", "single")).startswith("single")):
+                    raise OmaError(f"{where}: {what} result[{i}] ({name}) field value.choices has "
+                                   f"{len(value[key])} choices for a single-choice question")
                 allowed = set(control.labels or [])
                 bad = [v for v in value[key] if v not in allowed]
                 if bad:

@@ -53,7 +53,7 @@ def find_project(client, project: int | str):
     """A project by id or exact title."""
     if isinstance(project, int) or str(project).isdigit():
         return with_retries(lambda: client.projects.get(id=int(project)), f"get project {project}")
-    for p in client.projects.list():
+    for p in with_retries(lambda: list(client.projects.list()), "list projects"):
         if p.title == project:
             return p
     raise OmaError(f"--project: no project titled {project!r}")

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .. import OmaError
+from ..procs import alive, terminate_group
 
 DEFAULT_PORT = 8080
 
@@ -67,6 +67,12 @@ def load_credentials(home: Path | None = None) -> Credentials:
     return creds
 
 
+# Label Studio reads each setting from LABEL_STUDIO_<name>, then HEARTEX_<name>, then <name>: an
+# inherited prefixed variable would silently win over ours, so these are removed before starting.
+_DB_SETTINGS = ("DJANGO_DB", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT")
+_LS_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "")
+
+
 def database_env(database_url: str | None) -> dict[str, str]:
     """Label Studio's environment for a database URL (``sqlite`` default, or ``postgresql://``)."""
     if not database_url:
@@ -74,14 +80,34 @@ def database_env(database_url: str | None) -> dict[str, str]:
     u = urlparse(database_url)
     if u.scheme not in ("postgres", "postgresql"):
         raise OmaError(f"--database-url: unsupported scheme {u.scheme!r}; use postgresql://user:pw@host:port/db")
+    try:
+        port = u.port or 5432
+    except ValueError:
+        raise OmaError(f"--database-url: bad port in {redact_database_url(database_url)!r}") from None
     return {
         "DJANGO_DB": "default",
-        "POSTGRE_NAME": u.path.lstrip("/") or "labelstudio",
+        "POSTGRE_NAME": unquote(u.path.lstrip("/")) or "labelstudio",
         "POSTGRE_USER": unquote(u.username or "postgres"),
         "POSTGRE_PASSWORD": unquote(u.password or ""),
         "POSTGRE_HOST": u.hostname or "127.0.0.1",
-        "POSTGRE_PORT": str(u.port or 5432),
+        "POSTGRE_PORT": str(port),
     }
+
+
+def redact_database_url(database_url: str | None) -> str:
+    """``sqlite``, or the URL as ``postgresql://user@host:port/db`` (never the password)."""
+    if not database_url:
+        return "sqlite"
+    u = urlparse(database_url)
+    host = u.hostname or "127.0.0.1"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = u.port or 5432
+    except ValueError:
+        port = "?"
+    user = f"{u.username}@" if u.username else ""
+    return f"{u.scheme}://{user}{host}:{port}{u.path}"
 
 
 @dataclass
@@ -106,16 +132,6 @@ class ServerState:
         (home / "ls.json").write_text(json.dumps(asdict(self), indent=1))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _label_studio_exe() -> str:
     exe = Path(sys.executable).with_name("label-studio")
     if exe.exists():
@@ -138,15 +154,24 @@ def start(
     its API answers with our token."""
     home = home or oma_home()
     state = ServerState.load(home)
-    if state and _alive(state.pid):
+    if state and alive(state.pid):
+        if database_url and state.database != redact_database_url(database_url):
+            # Never hand back a server on another database (e.g. SQLite) as if it were the one asked for.
+            raise OmaError(f"Label Studio is already running at {state.url} on {state.database}, not on "
+                           f"{redact_database_url(database_url)}; stop it first (`oma ls down`)")
         wait_ready(state.url, load_credentials(home).token, timeout=timeout)
         return state
+    # Validate the URL before writing anything; SQLite explicitly, as an inherited DJANGO_DB=default
+    # would otherwise put the "SQLite" server on PostgreSQL.
+    db_env = database_env(database_url) or {"DJANGO_DB": "sqlite"}
     creds = load_credentials(home)
     data = Path(data_dir or home / "label-studio").resolve()
     data.mkdir(parents=True, exist_ok=True)
     log = data / "label-studio.log"
+    log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
+    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in _DB_SETTINGS}}
     env = {
-        **os.environ,
+        **inherited,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
         "LABEL_STUDIO_USERNAME": creds.username,
         "LABEL_STUDIO_PASSWORD": creds.password,
@@ -158,23 +183,23 @@ def start(
         "COLLECT_ANALYTICS": "false",
         # The ML backend runs on 127.0.0.1, which Label Studio blocks by default (SSRF guard).
         "USE_DEFAULT_BANNED_SUBNETS": "false",
+        # Label Studio reports errors to Heartex's Sentry by default (with user e-mails, server side
+        # and from labellers' browsers): off, unless the operator names their own Sentry.
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
+        "FRONTEND_SENTRY_DSN": os.environ.get("FRONTEND_SENTRY_DSN", ""),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-        **database_env(database_url),
+        **db_env,
     }
     cmd = [_label_studio_exe(), "start", "--no-browser", "--port", str(port),
            "--internal-host", "127.0.0.1", "--data-dir", str(data)]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    db = "sqlite"
-    if database_url:
-        u = urlparse(database_url)
-        db = u._replace(netloc=f"{u.username or ''}@{u.hostname}:{u.port or 5432}").geturl()
     state = ServerState(url=f"http://127.0.0.1:{port}", pid=proc.pid, data_dir=str(data), port=port,
-                        database=db, log=str(log))
+                        database=redact_database_url(database_url), log=str(log))
     state.save(home)
     try:
-        wait_ready(state.url, creds.token, timeout=timeout, proc=proc, log=log)
+        wait_ready(state.url, creds.token, timeout=timeout, proc=proc, log=log, log_offset=log_offset)
     except OmaError:
         stop(home)
         raise
@@ -182,7 +207,7 @@ def start(
 
 
 def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess.Popen | None = None,
-               log: Path | None = None) -> None:
+               log: Path | None = None, log_offset: int = 0) -> None:
     """Poll the API (through the SDK) until the server answers for our token."""
     from label_studio_sdk import LabelStudio
 
@@ -191,8 +216,8 @@ def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log else ""
-            raise OmaError(f"Label Studio exited with code {proc.returncode} while starting; log {log}:\n{tail}")
+            raise OmaError(f"Label Studio exited with code {proc.returncode} while starting; "
+                           f"{_log_summary(log, log_offset)}")
         try:
             client.users.whoami()
             return
@@ -203,31 +228,26 @@ def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess
                    f"(last error: {type(last).__name__}); see {log}")
 
 
+def _log_summary(log: Path | None, offset: int = 0) -> str:
+    """The last error line this start wrote to the log (e.g. the database refusing the login), then
+    the log's tail."""
+    if log is None or not log.exists():
+        return "no log"
+    with open(log, "rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode(errors="replace")
+    lines = [ln for ln in text.splitlines() if "sentry" not in ln.lower()]
+    errors = [ln.strip() for ln in lines if "Error:" in ln or "Exception:" in ln]
+    tail = "\n".join(lines)[-2000:]
+    return (f"{errors[-1]}\n" if errors else "") + f"log {log}:\n{tail}"
+
+
 def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
     """Stop the server started by :func:`start`; True when one was running."""
     home = home or oma_home()
     state = ServerState.load(home)
     if not state:
         return False
-    was_alive = _alive(state.pid)
-    if was_alive:
-        try:
-            os.killpg(state.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while _alive(state.pid) and time.monotonic() < deadline:
-            _reap(state.pid)
-            time.sleep(0.2)
-        if _alive(state.pid):
-            os.killpg(state.pid, signal.SIGKILL)
-            _reap(state.pid)
+    was_alive = terminate_group(state.pid, timeout)
     (home / "ls.json").unlink(missing_ok=True)
     return was_alive
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -1,0 +1,115 @@
+"""The automatic checks on IFEval (541 prompts) with GPT-4's responses, read from
+``../shared/datasets/ifeval/`` (joined by prompt text; never copied into the repo; see
+``oma_analysis.checks.ifeval``).
+
+Prints, per instruction type: n, how often our check says followed / not followed / not covered,
+then the always-on checks' fire rates, then one JSON line (the benchmarks' common form).
+``--flagged FILE`` writes every "not followed" case (prompt, instruction, evidence) as JSONL for
+review by hand.
+
+    python benchmarks/ifeval_checks.py [--quick] [--data DIR] [--flagged FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from oma_analysis.checks import check_record, parse_prompt
+from oma_analysis.checks.ifeval import load_ifeval
+
+# Instruction types the free-text prompt parser knows (the rest need the record's ids).
+PARSED_TYPES = ("length_constraints:number_words", "length_constraints:number_sentences",
+                "length_constraints:number_paragraphs", "change_case:english_lowercase",
+                "change_case:english_capital", "detectable_format:json_format",
+                "detectable_format:number_bullet_lists", "startend:end_checker", "language:response_language",
+                "combination:repeat_prompt")
+
+def evaluate(records: list[dict]) -> tuple[dict[str, Counter], Counter, Counter, list[dict]]:
+    per_type: dict[str, Counter] = defaultdict(Counter)
+    ran, fired = Counter(), Counter()
+    flagged = []
+    for rec in records:
+        rep = check_record(rec, where=f"ifeval key {rec.get('key')}")
+        for (iid, followed), kw, res in zip(rep.instructions, rec["kwargs"], rep.per_constraint, strict=True):
+            per_type[iid]["followed" if followed else "not_covered" if followed is None else "not_followed"] += 1
+            if followed is False:
+                flagged.append({"key": rec.get("key"), "instruction_id": iid, "kwargs": kw,
+                                "detail": res.detail, "evidence": [s.to_dict() for s in res.evidence][:3],
+                                "prompt": rec["prompt"], "response": rec["response"]})
+        for c in rep.checks:
+            if c.instruction_id is None:
+                ran[c.check_id] += 1
+                fired[c.check_id] += not c.passed
+                if not c.passed:
+                    flagged.append({"key": rec.get("key"), "check_id": c.check_id, "detail": c.detail,
+                                    "evidence": [s.to_dict() for s in c.evidence][:3],
+                                    "prompt": rec["prompt"], "response": rec["response"]})
+    return per_type, ran, fired, flagged
+
+
+def parser_agreement(records: list[dict]) -> dict[str, Counter]:
+    """Per type: records where the prompt parser finds the record's instruction (found), misses
+    it (missed), or finds one the record doesn't list (spurious)."""
+    out: dict[str, Counter] = defaultdict(Counter)
+    for rec in records:
+        parsed = {c.instruction_id: c for c in parse_prompt(rec["prompt"])}
+        listed = dict(zip(rec["instruction_id_list"], rec["kwargs"], strict=True))
+        for t in PARSED_TYPES:
+            if t in listed:
+                out[t]["found" if t in parsed else "missed"] += 1
+            elif t in parsed:
+                out[t]["spurious"] += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=None, help="default: shared/datasets/ifeval")
+    ap.add_argument("--quick", action="store_true", help="first 100 records only")
+    ap.add_argument("--flagged", type=Path, help="write 'not followed' cases here (JSONL)")
+    args = ap.parse_args(argv)
+    records = load_ifeval(args.data)
+    if args.quick:
+        records = records[:100]
+    t0 = time.perf_counter()
+    per_type, ran, fired, flagged = evaluate(records)
+    secs = time.perf_counter() - t0
+
+    print(f"{'instruction type':48} {'n':>4} {'followed':>9} {'not fol.':>9} {'not cov.':>9}")
+    tot = Counter()
+    for iid in sorted(per_type):
+        c = per_type[iid]
+        n = sum(c.values())
+        tot.update(c)
+        print(f"{iid:48} {n:4d} {c['followed']:9d} {c['not_followed']:9d} {c['not_covered']:9d}")
+    n_all = sum(tot.values())
+    print(f"{'all':48} {n_all:4d} {tot['followed']:9d} {tot['not_followed']:9d} {tot['not_covered']:9d}")
+    print()
+    print(f"{'always-on check':48} {'ran':>4} {'fired':>9}")
+    for cid in sorted(ran):
+        print(f"{cid:48} {ran[cid]:4d} {fired[cid]:9d}")
+    print()
+    print(f"{'prompt parser vs record ids':48} {'found':>6} {'missed':>7} {'spurious':>9}")
+    for t, c in sorted(parser_agreement(records).items()):
+        print(f"{t:48} {c['found']:6d} {c['missed']:7d} {c['spurious']:9d}")
+    if args.flagged:
+        with args.flagged.open("w", encoding="utf-8") as fh:
+            for f in flagged:
+                fh.write(json.dumps(f, ensure_ascii=False) + "\n")
+    covered = tot["followed"] + tot["not_followed"]
+    print(json.dumps({
+        "name": "ifeval_checks", "ours": round(covered / max(1, n_all), 4),
+        "peer": None, "unit": "fraction of IFEval instructions a check decides", "ratio": None,
+        "records": len(records), "followed_rate_covered": round(tot["followed"] / max(1, covered), 4),
+        "ms_per_record": round(1000 * secs / max(1, len(records)), 2),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Ask the *evaluated* model a labeller's probe (interactive pre-annotation of probe.xml).
+
+The generator is configured by ``OMA_PROBE_MODEL``: ``hf:PATH`` (local transformers causal LM) or
+``openai:BASE_URL#MODEL`` (any OpenAI-compatible server), through ``oma_analysis.generate``. One
+generator per process, loaded on first use and shared by all requests (a lock serialises calls,
+because a transformers model is not safe to call from several threads at once).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from oma_analysis import OmaError
+
+from .spec import BadPayload, ConfigSpec
+
+_lock = threading.Lock()
+_generators: dict[str, Any] = {}
+
+
+def probe_model() -> str | None:
+    return os.environ.get("OMA_PROBE_MODEL") or None
+
+
+def _generator(spec: str) -> Any:
+    from oma_analysis.generate.backends import HFGenerator, OpenAIGenerator, parse_model
+
+    if spec not in _generators:
+        kind, location, name = parse_model(spec)
+        _generators[spec] = HFGenerator(location, device="cpu") if kind == "hf" else OpenAIGenerator(location, name)
+    return _generators[spec]
+
+
+def ask(text: str, *, model: str | None = None, seed: int = 0) -> str:
+    """The evaluated model's answer to ``text`` as a one-turn chat (greedy unless
+    ``OMA_PROBE_TEMPERATURE`` says otherwise, so the same probe gives the same answer)."""
+    from oma_analysis.generate.backends import GenParams
+    from oma_analysis.generate.framing import Variant
+
+    spec = model or probe_model()
+    if not spec:
+        raise OmaError("no evaluated model configured for probing: set OMA_PROBE_MODEL=hf:PATH "
+                       "or openai:BASE_URL#MODEL")
+    params = GenParams(temperature=float(os.environ.get("OMA_PROBE_TEMPERATURE", "0")),
+                       max_new_tokens=int(os.environ.get("OMA_PROBE_MAX_TOKENS", "256")))
+    v = Variant("probe", "chat", params.temperature)
+    messages = [{"role": "user", "content": text}]
+    with _lock:
+        gen = _generator(spec)
+        p = params.for_variant(v)
+        if hasattr(gen, "generate_one"):
+            return gen.generate_one(messages, v, p, seed).text
+        return gen.generate([messages], v, p, seed)[0].text
+
+
+def probe_text(context: Any, spec: ConfigSpec) -> str | None:
+    """The labeller's probe from an interactive request's ``context``: the ``result`` items that
+    Label Studio's editor sends for the smart TextArea (``value.text``). None when not a probe."""
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise BadPayload("params.context must be an object with a 'result' list")
+    result = context.get("result") or []
+    if not isinstance(result, list):
+        raise BadPayload("params.context.result must be a list of result items")
+    for i, r in enumerate(result):
+        if not isinstance(r, dict):
+            raise BadPayload(f"params.context.result[{i}] must be an object")
+        if r.get("from_name") != spec.probe_input:
+            continue
+        texts = (r.get("value") or {}).get("text")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise BadPayload(f"params.context.result[{i}].value.text must be a list of strings")
+        joined = "\n".join(t for t in texts if t.strip())
+        if joined.strip():
+            return joined
+    return None
+
+
+def answer_result(spec: ConfigSpec, answer: str) -> dict[str, Any]:
+    return {"from_name": spec.probe_answer, "to_name": spec.probe_to_name, "type": "textarea",
+            "value": {"text": [answer]}}

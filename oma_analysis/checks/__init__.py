@@ -1,0 +1,50 @@
+"""Automatic checks of "capable of" checklist items (pure functions, no model).
+
+Each check returns a ``CheckResult`` with the rubric capable-item id it gives evidence for and
+evidence spans on the response. The ML backend and per-model capability evidence call:
+
+>>> from oma_analysis.checks import run_checks
+>>> report = run_checks("Answer in all lowercase: what is the capital of France?", "Paris is the capital.")
+>>> [(c.check_id, c.passed) for c in report.checks if c.check_id == "case.lower"]
+[('case.lower', False)]
+>>> report.failed[0].evidence[0].text
+'Paris'
+"""
+
+from .base import CheckResult, Span, checklist_item, paragraphs, sentences, words
+from .constraints import Constraint, from_record, parse_prompt, relation_holds
+from .formatting import (
+    check_capital_word_frequency,
+    check_end_phrase,
+    check_json,
+    check_lowercase,
+    check_uppercase,
+)
+from .language import check_language, detect, language_code
+from .length import (
+    check_bullet_count,
+    check_nth_paragraph_first_word,
+    check_paragraph_count,
+    check_sentence_count,
+    check_word_count,
+)
+from .refusal import check_refusal, is_benign
+from .repetition import check_prompt_echo, check_repeat_prompt, check_self_repetition
+from .runner import (
+    COVERED_INSTRUCTIONS,
+    CheckReport,
+    check_record,
+    constraints_for,
+    prompt_from_messages,
+    run_checks,
+)
+
+__all__ = [
+    "COVERED_INSTRUCTIONS", "CheckReport", "CheckResult", "Constraint", "Span", "check_bullet_count",
+    "check_capital_word_frequency", "check_end_phrase", "check_json", "check_language", "check_lowercase",
+    "check_nth_paragraph_first_word", "check_paragraph_count", "check_prompt_echo", "check_record",
+    "check_refusal", "check_repeat_prompt", "check_self_repetition", "check_sentence_count",
+    "check_uppercase", "check_word_count", "checklist_item", "constraints_for", "detect", "from_record",
+    "is_benign", "language_code", "paragraphs", "parse_prompt", "prompt_from_messages", "relation_holds", "run_checks",
+    "sentences", "words",
+]

@@ -1,0 +1,161 @@
+"""Run every applicable check on one (prompt, response) and map results to IFEval instructions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import OmaError
+from .base import CheckResult
+from .constraints import Constraint, from_record, parse_prompt
+from .formatting import (
+    check_capital_word_frequency,
+    check_end_phrase,
+    check_json,
+    check_lowercase,
+    check_uppercase,
+)
+from .language import _NAMES, check_language, detect
+from .length import (
+    check_bullet_count,
+    check_nth_paragraph_first_word,
+    check_paragraph_count,
+    check_sentence_count,
+    check_word_count,
+    kwargs_relation,
+)
+from .refusal import check_refusal
+from .repetition import REFRAIN_GENRES, check_prompt_echo, check_repeat_prompt, check_self_repetition
+
+DEFAULT_LANGUAGE_MIN_PROB = 0.9  # without a stated language, only flag confident mismatches
+
+
+def _int(kw: dict[str, Any], key: str) -> int:
+    try:
+        return int(kw[key])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"kwargs needs an integer {key!r}") from exc
+
+
+_Handler = Callable[[str, str, dict[str, Any], str], "CheckResult | None"]
+
+# instruction id -> check(prompt, response, kwargs, instruction_id)
+_HANDLERS: dict[str, _Handler] = {
+    "length_constraints:number_words": lambda p, r, k, i: check_word_count(
+        r, kwargs_relation(k), _int(k, "num_words"), i),
+    "length_constraints:number_sentences": lambda p, r, k, i: check_sentence_count(
+        r, kwargs_relation(k), _int(k, "num_sentences"), i),
+    "length_constraints:number_paragraphs": lambda p, r, k, i: check_paragraph_count(
+        r, _int(k, "num_paragraphs"), kwargs_relation(k), str(k.get("separator", "***")), i),
+    "length_constraints:nth_paragraph_first_word": lambda p, r, k, i: check_nth_paragraph_first_word(
+        r, _int(k, "num_paragraphs"), _int(k, "nth_paragraph"), str(k.get("first_word", "")), i),
+    "detectable_format:number_bullet_lists": lambda p, r, k, i: check_bullet_count(
+        r, _int(k, "num_bullets"), kwargs_relation(k), i),
+    "detectable_format:json_format": lambda p, r, k, i: check_json(r, i),
+    "change_case:english_lowercase": lambda p, r, k, i: check_lowercase(r, i),
+    "change_case:english_capital": lambda p, r, k, i: check_uppercase(r, i),
+    "change_case:capital_word_frequency": lambda p, r, k, i: check_capital_word_frequency(
+        r, _int(k, "capital_frequency"), str(k.get("capital_relation", "at least")), i),
+    "startend:end_checker": lambda p, r, k, i: check_end_phrase(r, str(k["end_phrase"]), i),
+    "language:response_language": lambda p, r, k, i: check_language(r, str(k["language"]), i),
+    "combination:repeat_prompt": lambda p, r, k, i: (
+        check_repeat_prompt(str(k["prompt_to_repeat"]), r, i) if k.get("prompt_to_repeat") else None),
+}
+
+#: IFEval instruction types some check decides (others get ``followed: null``).
+COVERED_INSTRUCTIONS: frozenset[str] = frozenset(_HANDLERS)
+
+_TRANSLATE = re.compile(r"\btranslat\w*|\b(?:" + "|".join(_NAMES) + r")\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """All checks that ran on one response, and per stated instruction whether it was followed
+    (None: no check covers that instruction type, or the response was too short to tell)."""
+
+    checks: list[CheckResult]
+    instructions: list[tuple[str, bool | None]] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    #: parallel to ``constraints``: the check that decided each one (None: not covered)
+    per_constraint: list[CheckResult | None] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self, with_instructions: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {"checks": [c.to_dict() for c in self.checks]}
+        if with_instructions:
+            d["instructions"] = [{"instruction_id": i, "followed": f} for i, f in self.instructions]
+        return d
+
+
+def constraints_for(prompt: str, instruction_id_list: Sequence[str] | None = None,
+                    kwargs: Sequence[dict[str, Any] | None] | None = None,
+                    where: str = "record") -> list[Constraint]:
+    """The record's IFEval constraints when it carries them, else those parsed from the prompt."""
+    if instruction_id_list is not None:
+        return from_record(instruction_id_list, kwargs, where)
+    return parse_prompt(prompt)
+
+
+def run_checks(prompt: str, response: str, constraints: Sequence[Constraint] | None = None,
+               where: str = "record") -> CheckReport:
+    """Run the checks on one response. ``constraints`` default to those parsed from the prompt.
+
+    Always run (when they can tell): prompt echo (or "repeats the request" when asked to), self
+    repetition, response language (the stated one, else the prompt's own language when the
+    detector is confident), refusal of a benign request. Constraint checks run per constraint.
+    """
+    cons = parse_prompt(prompt) if constraints is None else list(constraints)
+    ids = {c.instruction_id for c in cons}
+    checks: list[CheckResult] = []
+    instructions: list[tuple[str, bool | None]] = []
+    per_constraint: list[CheckResult | None] = []
+    for c in cons:
+        handler = _HANDLERS.get(c.instruction_id)
+        res = None
+        if handler is not None:
+            try:
+                res = handler(prompt, response, dict(c.kwargs), c.instruction_id)
+            except (KeyError, ValueError) as exc:
+                raise OmaError(f"{where}: field 'kwargs' of {c.instruction_id}: {exc}") from exc
+        if res is not None:
+            checks.append(res)
+        per_constraint.append(res)
+        instructions.append((c.instruction_id, None if res is None else res.passed))
+    if "combination:repeat_prompt" not in ids:
+        checks.append(check_prompt_echo(prompt, response))
+    checks.append(check_self_repetition(
+        response, allow_repeats=bool(ids & {"combination:two_responses", "combination:repeat_prompt"})
+        or REFRAIN_GENRES.search(prompt) is not None))
+    if "language:response_language" not in ids and not _TRANSLATE.search(prompt):
+        # Default expectation: the user's own language (rubric: intent_language).
+        found = detect(prompt)
+        if found is not None and found[1] >= DEFAULT_LANGUAGE_MIN_PROB:
+            res = check_language(response, found[0], None, min_prob=DEFAULT_LANGUAGE_MIN_PROB)
+            if res is not None:
+                checks.append(res)
+    if (ref := check_refusal(prompt, response)) is not None:
+        checks.append(ref)
+    return CheckReport(checks, instructions, cons, per_constraint)
+
+
+def prompt_from_messages(messages: Sequence[dict[str, str]]) -> str:
+    """The prompt text of a Label Studio task's ``messages``: the user turns joined by blank lines
+    (constraints are stated by the user; system turns are the deployer's, not the user's intent)."""
+    return "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "user")
+
+
+def check_record(record: dict[str, Any], where: str = "record") -> CheckReport:
+    """Checks for a record ``{prompt, response}`` with optional ``instruction_id_list`` + ``kwargs``;
+    ``where`` (e.g. ``"file.jsonl line 3"``) prefixes error messages."""
+    if not isinstance(record, dict):
+        raise OmaError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for key in ("prompt", "response"):
+        if not isinstance(record.get(key), str):
+            raise OmaError(f"{where}: field {key!r} must be a string")
+    cons = constraints_for(record["prompt"], record.get("instruction_id_list"), record.get("kwargs"), where)
+    return run_checks(record["prompt"], record["response"], cons, where)

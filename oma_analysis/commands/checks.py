@@ -1,0 +1,56 @@
+"""``oma checks FILE --json``: run the automatic capability checks on JSONL records.
+
+Each input line is ``{"prompt": str, "response": str}`` with optional IFEval
+``instruction_id_list`` + ``kwargs``. With ``--json`` each output line is
+``{"checks": [{check_id, item, passed, evidence: [{start, end, text, note}], ...}],
+"instructions": [{"instruction_id", "followed"}]}`` (``instructions`` only when the record lists
+instruction ids; ``followed`` is null where no check covers the type). Output order = input order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import OmaError
+
+
+def _records(path: Path):  # noqa: ANN202 - generator of (line number, dict)
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise OmaError(f"{path}: cannot read ({exc.strerror})") from exc
+    with fh:
+        for no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise OmaError(f"{path} line {no}: not valid JSON ({exc.msg})") from exc
+            yield no, rec
+
+
+def register(group: click.Group) -> None:
+    @group.command("checks")
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per record (the stable contract).")
+    def checks(file: Path, as_json: bool) -> None:
+        """Run the automatic capability checks on FILE (JSONL of {prompt, response})."""
+        from ..checks import check_record
+
+        for no, rec in _records(file):
+            where = f"{file} line {no}"
+            report = check_record(rec, where=where)
+            if as_json:
+                out = report.to_dict(with_instructions=isinstance(rec, dict) and "instruction_id_list" in rec)
+                click.echo(json.dumps(out, ensure_ascii=False))
+                continue
+            failed = report.failed
+            status = "ok" if not failed else "FAILED " + ", ".join(c.check_id for c in failed)
+            click.echo(f"line {no}: {len(report.checks)} checks, {status}")
+            for c in failed:
+                for s in c.evidence[:3]:
+                    click.echo(f"    {c.check_id} [{s.start}:{s.end}] {s.note}: {s.text[:70]!r}")

@@ -1,0 +1,42 @@
+"""Background server processes (Label Studio, the ML backend): is it alive, stop its group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists (a zombie child is reaped first, so it reads as gone)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def terminate_group(pid: int, timeout: float = 20.0) -> bool:
+    """SIGTERM the process group led by ``pid``, SIGKILL it after ``timeout`` s; True if it was running."""
+    if not alive(pid):
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        alive(pid)
+    return True
