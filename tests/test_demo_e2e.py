@@ -109,3 +109,21 @@ def test_notebooks_run_on_the_demo_export(demo, name, tmp_path):
     assert code_cells and all(c.get("execution_count") for c in code_cells)
     errors = [o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+def test_disagreements_pushed_as_a_review_batch(demo, label_studio):
+    from click.testing import CliRunner
+
+    from oma_analysis.cli import main
+
+    res, _ = demo
+    out = CliRunner().invoke(main, ["disagreements", str(res.export), "--top", "5", "--push", "demo disagreements"])
+    assert out.exit_code == 0, out.output
+    assert "tasks pushed to project" in out.output
+    client = label_studio.client()
+    proj = [p for p in client.projects.list() if p.title == "demo disagreements"][0]
+    tasks = list(client.tasks.list(project=proj.id))
+    assert 1 <= len(tasks) <= 5
+    for t in tasks:
+        assert set(t.data) == {"messages", "completion", "completion_code", "prompt_id", "task_key"}
+        assert not any(m in str(t.data) for m in res.true_rates)

@@ -40,8 +40,12 @@ class Credentials:
         return {"username": self.username, "password": "***", "token": "***"}
 
 
-def load_credentials(home: Path | None = None) -> Credentials:
-    """Credentials from the environment, else from ``credentials.json``, else generated and saved."""
+def load_credentials(home: Path | None = None, *, save_env: bool = False) -> Credentials:
+    """Credentials from the environment, else from ``credentials.json``, else generated and saved.
+
+    Values from the environment go into the file only when the file lacks them, or with ``save_env``
+    (:func:`start`, launching a server with them): merely reading credentials while ``OMA_LS_TOKEN``
+    points at another server must not overwrite this home's saved token and password."""
     home = home or oma_home()
     path = home / "credentials.json"
     saved: dict[str, str] = {}
@@ -50,21 +54,27 @@ def load_credentials(home: Path | None = None) -> Credentials:
             saved = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise OmaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    creds = Credentials(
-        username=os.environ.get("OMA_LS_USERNAME") or saved.get("username") or "admin@oma.local",
-        password=os.environ.get("OMA_LS_PASSWORD") or saved.get("password") or secrets.token_urlsafe(18),
+    given = {"username": os.environ.get("OMA_LS_USERNAME"), "password": os.environ.get("OMA_LS_PASSWORD"),
+             "token": os.environ.get("OMA_LS_TOKEN")}
+    defaults = {
+        "username": "admin@oma.local",
+        "password": secrets.token_urlsafe(18),
         # Label Studio's legacy API tokens are 40 hex characters.
-        token=os.environ.get("OMA_LS_TOKEN") or saved.get("token") or secrets.token_hex(20),
-        secret_key=saved.get("secret_key") or secrets.token_urlsafe(40),
-    )
-    if asdict(creds) != saved:
+        "token": secrets.token_hex(20),
+        "secret_key": secrets.token_urlsafe(40),
+    }
+    if save_env:
+        stored = {k: given.get(k) or saved.get(k) or default for k, default in defaults.items()}
+    else:
+        stored = {k: saved.get(k) or given.get(k) or default for k, default in defaults.items()}
+    if stored != saved:
         home.mkdir(parents=True, exist_ok=True)
         # Create with 0600 from the start so the secret is never world-readable, even briefly.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(creds), fh, indent=1)
+            json.dump(stored, fh, indent=1)
         os.chmod(path, 0o600)
-    return creds
+    return Credentials(**{k: given.get(k) or v for k, v in stored.items()})
 
 
 # Label Studio reads each setting from LABEL_STUDIO_<name>, then HEARTEX_<name>, then <name>: an
@@ -164,7 +174,7 @@ def start(
     # Validate the URL before writing anything; SQLite explicitly, as an inherited DJANGO_DB=default
     # would otherwise put the "SQLite" server on PostgreSQL.
     db_env = database_env(database_url) or {"DJANGO_DB": "sqlite"}
-    creds = load_credentials(home)
+    creds = load_credentials(home, save_env=True)
     data = Path(data_dir or home / "label-studio").resolve()
     data.mkdir(parents=True, exist_ok=True)
     log = data / "label-studio.log"

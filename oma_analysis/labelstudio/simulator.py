@@ -28,6 +28,11 @@ from ..rubric import RUBRIC
 from .client import with_retries
 
 VERDICTS = [c.id for c in RUBRIC.verdict.choices]
+# The checklist item a simulated labeller ties each failure type to (real labellers agree on the
+# item far more often than chance, so the simulation does not draw it at random).
+FAILURE_ITEM = {"toxic_output": "register_genre_subject", "wrong_instead_of_uncertain": "clarify_or_idk",
+                "wrong_but_knows": "misconceptions", "lower_quality": "correct_length",
+                "better_under_reframing": "sentence_count", "better_at_other_temperature": "prompt_repetition_control"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> 
                             if verdict == cm and failure == "toxic_output" else ["none"],
                             "intent_task": "yes", RUBRIC.verdict.question: verdict,
                             RUBRIC.raw["confidence"]["question"]: int(rng.integers(3, 6))}
-    capable_item = RUBRIC.capable_items[int(rng.integers(len(RUBRIC.capable_items)))].id
+    capable_item = FAILURE_ITEM.get(failure, RUBRIC.capable_items[0].id)
     if verdict == cm:
         a.update({"intent_task": "no", RUBRIC.failure_types.question: [failure],
                   RUBRIC.capable_question(failure): "yes", RUBRIC.distinguishable_question(failure): "yes",
