@@ -58,4 +58,5 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
     if res.report:
         click.echo(f"report: {res.report}")
     click.echo(f"code map (model identities, outside Label Studio): {res.codemap}")
-    click.echo("Stop Label Studio with: .venv/bin/oma ls down")
+    click.echo("Stop Label Studio with: .venv/bin/oma ls down" + (" (and the ML backend: .venv/bin/oma backend down)"
+                                                                  if res.backend else ""))
