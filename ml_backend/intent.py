@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _live: Live | None = None
-_failed: set[str] = set()  # versions that failed to load while another one was live
+_failed: dict[str, float] = {}  # version -> when it failed to load while another one was live
+RETRY_LOAD_S = 5.0
 
 
 def models_dir() -> Path:
@@ -63,14 +65,15 @@ def current() -> Live | None:
 
     While one request thread loads a new version, the other threads of this worker keep answering
     with the old model instead of queueing behind the load (seconds on a busy CPU); only a worker
-    with no model yet waits. A version that fails to load is logged once and the old model stays.
+    with no model yet waits. A version that fails to load is logged, the old model stays, and the
+    load is tried again after ``RETRY_LOAD_S``.
     """
     global _live
     name = current_version()
     if name is None:
         return None
     live = _live
-    if live is not None and (live.version == name or name in _failed):
+    if live is not None and (live.version == name or time.monotonic() - _failed.get(name, -1e9) < RETRY_LOAD_S):
         return live
     if not _lock.acquire(blocking=live is None):
         return live
@@ -84,8 +87,9 @@ def current() -> Live | None:
             except Exception:
                 if _live is None:
                     raise
-                logger.exception("could not load intent classifier %s; still serving %s", name, _live.version)
-                _failed.add(name)
+                logger.exception("could not load intent classifier %s; still serving %s (retry in %.0f s)",
+                                 name, _live.version, RETRY_LOAD_S)
+                _failed[name] = time.monotonic()
                 return _live
             logger.info("loaded intent classifier %s (quantized=%s)", name, quantize())
             _live = Live(clf)

@@ -168,7 +168,7 @@ def recover() -> dict | None:
             if st.get("state") != "running":
                 return None
             removed = []
-            for p in sorted(root.glob(".tmp-*")):
+            for p in sorted([*root.glob(".tmp-*"), *root.glob(".export-*")]):
                 if p.is_dir():
                     shutil.rmtree(p, ignore_errors=True)
                     removed.append(p.name)
@@ -207,7 +207,10 @@ def retrain(project: int, *, hostname: str = "", access_token: str = "") -> dict
     from oma_analysis.labelstudio.pull import pull
 
     client = _client(hostname, access_token)
-    with tempfile.TemporaryDirectory(prefix="oma-retrain-") as tmp:
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    # The export (labels) goes next to the models, not to /tmp, so recover() removes it after a kill.
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=root) as tmp:
         export = pull(client, project, Path(tmp) / "export.json")
         df = training_frame(export)
         res = train(df, models_dir(), **train_kwargs())

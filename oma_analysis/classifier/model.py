@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -163,7 +164,11 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
     }
     path = publish(out_root, new_version_name(h), write)
     card["version"] = path.name
-    (path / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    # The version is live already (readers may be loading it): replace the card atomically, never
+    # truncate it in place, or a reader sees an empty card.json.
+    tmp_card = path / f".{CARD}.tmp"
+    tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp_card, path / CARD)
     return TrainResult(path, card)
 
 

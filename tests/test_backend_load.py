@@ -1,0 +1,82 @@
+"""The ML backend under load, shortened for CI (the full run is ``benchmarks/backend_load.py``).
+
+Real processes only: the session's Label Studio holds an annotated review project (a retrain pulls
+its export with label-studio-sdk), the backend runs under gunicorn on 127.0.0.1 with a published
+classifier, 20 client threads post /predict for 10 s while ANNOTATION_CREATED webhooks start a
+retrain (the load goes on until the new version is live, at most 30 s of load in all), and then the backend
+is SIGKILLed (master and workers) in the middle of a retrain and restarted.
+
+p99 bound: the benchmark's goal is 1 s; CI's 2 shared cores also run the test runner, Label Studio
+and the load generator itself, so the test asserts p99 ≤ 2 s (and 0 errors, which is not relaxed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+P99_BOUND_MS = 2000.0  # CI bound; the benchmark's goal is 1000 ms (see the module docstring)
+
+
+def _bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "backend_load.py"
+    spec = importlib.util.spec_from_file_location("oma_bench_backend_load", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _bench()
+
+
+@pytest.fixture(scope="module")
+def setup(label_studio, tmp_path_factory) -> dict:
+    project = bench.annotated_review_project(label_studio.client(), "load review", 12)
+    work = tmp_path_factory.mktemp("backend-load")
+    return {"project": project, "work": work, "url": label_studio.url, "token": label_studio.token}
+
+
+def test_predict_under_load_with_a_retrain_running(setup):
+    rep = bench.load_with_retrain(ls_url=setup["url"], ls_token=setup["token"], project=setup["project"],
+                                  work=setup["work"], clients=20, seconds=10.0, workers=2, threads=8,
+                                  epochs=1, max_length=64, retrain_every=4, trigger_after=1.0,
+                                  settle_s=20.0, after_swap_s=1.5)
+    summary = {k: rep[k] for k in ("requests", "errors", "p50_ms", "p99_ms", "max_ms", "rps", "retrain_state",
+                                   "retrain_seconds", "answered_versions", "load_seconds")}
+    print(summary)
+    assert rep["errors"] == 0, rep["error_examples"]
+    assert rep["requests"] >= 200, summary
+    assert rep["retrain_ran"], (rep["retrain_state"], rep["retrain_error"])
+    before, after = rep["model_version_before"], rep["model_version_after"]
+    assert after != before
+    # The retrain ran under load and the swap happened under load: both versions were served.
+    assert rep["requests_during_retrain"] > 0 and rep["retrain_finished_within_load"], summary
+    assert set(rep["answered_versions"]) == {before, after}, summary
+    assert rep["versions_after_load"] == [after]
+    assert rep["p99_ms"] <= P99_BOUND_MS, summary
+
+
+def test_kill_mid_retrain_leaves_the_previous_model_serving(setup):
+    out = bench.kill_mid_retrain(ls_url=setup["url"], ls_token=setup["token"], project=setup["project"],
+                                 work=setup["work"], retrain_every=3)
+    before = out["model_version_before"]
+    assert out["retrain_started"]
+    # Killed while the new version was being written (its hidden temp dir existed).
+    assert out["state_when_killed"] == "running" and out["partial_dirs_when_killed"], out
+    assert out["killed_pids"] >= 2  # gunicorn master + worker
+    # After the kill: the pointer still names the old version; no half-written dir is a version.
+    assert out["current_after_kill"] == before
+    assert out["versions_after_kill"] == [before]
+    # After the restart: predictions answered by the previous model; the cut-off retrain is reported.
+    assert out["answered_after_restart"] > 0 and out["errors_after_restart"] == 0
+    assert out["versions_after_restart"] == [before] and out["status_after_restart"] == before
+    rt = out["retrain_after_restart"]
+    assert rt["state"] == "interrupted" and set(out["partial_dirs_when_killed"]) <= set(rt["removed"]), rt
+    assert out["partial_dirs_after_restart"] == []
+    assert out["ok"]
