@@ -496,10 +496,12 @@ def _sniff(path: Path) -> str:
     # or data field that merely says "data" for a JSON export.
     first = _first_item(path)
     if isinstance(first, dict):
-        if "annotations" in first or "drafts" in first or (
-                isinstance(first.get("data"), dict) and "annotator" not in first):
+        if {"annotations", "drafts", "predictions"} & first.keys():
             return "JSON"
-        return "JSON_MIN"
+        # LS writes "annotator" and "annotation_id" on every JSON_MIN row (null when unannotated).
+        if {"annotator", "annotation_id"} & first.keys():
+            return "JSON_MIN"
+        return "JSON" if "data" in first else "JSON_MIN"
     with path.open("rb") as fh:
         head = fh.read(65536)
     if b'"annotations"' in head or b'"data"' in head:

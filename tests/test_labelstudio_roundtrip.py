@@ -157,17 +157,17 @@ def test_no_model_name_in_exported_task_data(review_run):
         assert not task.get("meta")
 
 
-@pytest.mark.parametrize("fmt", ["JSON", "JSON_MIN", "CSV"])
-def test_tidy_frame_row_for_row(review_run, fmt):
-    got = read_input(review_run["exports"][fmt], codemap=review_run["codemap"])
+def check_frame_row_for_row(export, codemap, tasks) -> None:
+    """The tidy frame of an export of the annotated COMPLETIONS, checked row for row (shared with
+    the PostgreSQL round-trip in tests/test_postgres.py)."""
+    got = read_input(export, codemap=codemap)
     assert got.n_read == got.n_used + got.n_dropped == 6
     assert got.n_dropped == 0 and got.n_tasks == 3
     f = got.frame
     assert set(f["worker"]) == set(ANSWERS)
     assert f["model"].notna().all()
     for email, per_task in ANSWERS.items():
-        for task, answers, comp, want in zip(review_run["tasks"], per_task, COMPLETIONS,
-                                             EXPECTED_MISALIGNMENT[email], strict=True):
+        for task, answers, comp, want in zip(tasks, per_task, COMPLETIONS, EXPECTED_MISALIGNMENT[email], strict=True):
             mine = f[(f["worker"] == email) & (f["task"] == str(task.id))]
             assert set(mine["model"]) == {comp["model"]}
             assert set(mine["completion"]) == {task.data["completion_code"]}
@@ -181,6 +181,11 @@ def test_tidy_frame_row_for_row(review_run, fmt):
     texts = got.texts
     assert len(texts) == 6 and set(texts["text"]) == {JUSTIFICATION}
     assert len(got.spans) == 6 and set(got.spans["label"]) == {"lower_quality"}
+
+
+@pytest.mark.parametrize("fmt", ["JSON", "JSON_MIN", "CSV"])
+def test_tidy_frame_row_for_row(review_run, fmt):
+    check_frame_row_for_row(review_run["exports"][fmt], review_run["codemap"], review_run["tasks"])
 
 
 def test_formats_agree(review_run):

@@ -27,14 +27,12 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
-from test_labelstudio_roundtrip import ANSWERS, COMPLETIONS, EXPECTED_MISALIGNMENT, expected_rows, to_result
+from test_labelstudio_roundtrip import ANSWERS, COMPLETIONS, check_frame_row_for_row, to_result
 
 from oma_analysis.cli import main
-from oma_analysis.ingest import read_input
 from oma_analysis.labelstudio.client import connect
 from oma_analysis.labelstudio.server import load_credentials
 from oma_analysis.labelstudio.users import Annotator, signup_annotator
-from oma_analysis.rubric import RUBRIC
 
 pytestmark = pytest.mark.labelstudio
 
@@ -295,26 +293,7 @@ def test_round_trip_rows_are_in_postgres(postgres: Postgres, pg_run: dict) -> No
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_tidy_frame_row_for_row_on_postgres(pg_run: dict, fmt: str) -> None:
     """Same checks as the SQLite round-trip (tests/test_labelstudio_roundtrip.py)."""
-    got = read_input(pg_run["exports"][fmt], codemap=pg_run["codemap"])
-    assert got.n_read == got.n_used + got.n_dropped == 6
-    assert got.n_dropped == 0 and got.n_tasks == 3
-    f = got.frame
-    assert set(f["worker"]) == set(ANSWERS)
-    assert f["model"].notna().all()
-    for email, per_task in ANSWERS.items():
-        for task, answers, comp, want in zip(pg_run["tasks"], per_task, COMPLETIONS,
-                                             EXPECTED_MISALIGNMENT[email], strict=True):
-            mine = f[(f["worker"] == email) & (f["task"] == str(task.id))]
-            assert set(mine["model"]) == {comp["model"]}
-            assert set(mine["completion"]) == {task.data["completion_code"]}
-            assert set(mine["prompt"]) == {comp["prompt_id"]}
-            assert (mine["lead_time"] == 7.5).all()
-            raw = mine[~mine["question"].str.startswith(RUBRIC.MISALIGNMENT)]
-            assert set(zip(raw["question"], raw["label"], strict=True)) == expected_rows(answers)
-            assert len(raw) == len(expected_rows(answers))
-            verdict = mine.loc[mine["question"] == RUBRIC.MISALIGNMENT, "label"].tolist()
-            assert verdict == [want]
-    assert len(got.texts) == 6 and len(got.spans) == 6
+    check_frame_row_for_row(pg_run["exports"][fmt], pg_run["codemap"], pg_run["tasks"])
 
 
 def test_timings(postgres: Postgres, ls_pg: LabelStudioOnPostgres, pg_run: dict) -> None:
