@@ -60,7 +60,10 @@ class OmaBackend(LabelStudioMLBase):
     @property
     def model_version(self) -> str:
         if self.spec.kind == "probe":
-            return f"probe:{probe.probe_model() or 'none'}"
+            # Labellers see model_version on every prediction: name the evaluated model only by a
+            # hash of its spec, never by its path or name (blinding).
+            spec = probe.probe_model()
+            return f"probe-{hashlib.sha256(spec.encode()).hexdigest()[:10]}" if spec else "probe-none"
         return intent.current_version() or CHECKS_ONLY
 
     # ---- predict -------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def _ann_id(v, where: str) -> int | None:
         return v
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    if isinstance(v, str) and v.strip().isdigit():
+    if isinstance(v, str) and v.strip().isascii() and v.strip().isdigit():  # not "²": isdigit() accepts it
         return int(v.strip())
     raise OmaError(f"{where}: field 'id' (annotation id) must be an integer, got {str(v)[:40]!r}")
 

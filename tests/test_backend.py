@@ -8,6 +8,7 @@ interactive endpoint returns the evaluated (tiny, built here) model's answer. Ba
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -216,6 +217,8 @@ def test_interactive_probe_returns_the_evaluated_models_answer(label_studio, bac
         os.environ.pop("OMA_PROBE_MAX_TOKENS", None)
     assert got == want and got.strip()
     validate_results(proj.label_config, result, what="prediction", where="probe")
+    # What a labeller can read of the interactive prediction never names the evaluated model.
+    assert str(tiny_lm) not in json.dumps(body) and tiny_lm.name not in json.dumps(body)
 
 
 @pytest.mark.parametrize("path, kwargs, status, needle", [

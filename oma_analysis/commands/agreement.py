@@ -18,7 +18,7 @@ def _parse_ci(ci: str | None) -> int:
     if ci is None:
         return 0
     kind, _, n = ci.partition(":")
-    if kind != "bootstrap" or not n.isdigit() or int(n) < 1:
+    if kind != "bootstrap" or not (n.isascii() and n.isdigit()) or int(n) < 1:
         raise click.BadParameter(f"expected bootstrap:N (N >= 1), got {ci!r}", param_hint="--ci")
     return int(n)
 

@@ -51,7 +51,7 @@ def create_or_update(client, kind: str, *, title: str | None = None, overlap: in
 
 def find_project(client, project: int | str):
     """A project by id or exact title."""
-    if isinstance(project, int) or str(project).isdigit():
+    if isinstance(project, int) or (str(project).isascii() and str(project).isdigit()):
         return with_retries(lambda: client.projects.get(id=int(project)), f"get project {project}")
     for p in with_retries(lambda: list(client.projects.list()), "list projects"):
         if p.title == project:
