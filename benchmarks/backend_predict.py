@@ -100,21 +100,25 @@ def main() -> None:
 
     # ---- 1. a trained model and a disjoint held-out set -----------------------------------------
     recs = load_ifeval(Path(args.data) if args.data else None)
-    pairs = ifeval_pairs(recs, n=96 if args.quick else 200, seed=0)
+    # Enough pairs and epochs for a classifier well away from chance: near 50 % accuracy, int8
+    # rounding flips many borderline predictions and the fp32/int8 comparison is mostly noise.
+    pairs = ifeval_pairs(recs, n=96 if args.quick else 400, seed=0)
     prompts = sorted(set(pairs["text_a"]))
     held_prompts = set(prompts[: len(prompts) // 4])  # split by prompt: no prompt on both sides
     held = pairs[pairs["text_a"].isin(held_prompts)].reset_index(drop=True)
     tr = pairs[~pairs["text_a"].isin(held_prompts)].reset_index(drop=True)
     work = Path(tempfile.mkdtemp(prefix="oma-bench-"))
     t = time.perf_counter()
-    res = train(tr, work / "models", epochs=1 if args.quick else 2, max_length=256, test_size=0.1)
+    res = train(tr, work / "models", epochs=1 if args.quick else 4, max_length=256, test_size=0.1)
     train_s = time.perf_counter() - t
     y = held["label"].to_numpy()
     hp = list(zip(held["text_a"], held["text_b"], strict=True))
-    acc = {}
+    acc, said = {}, {}
     for q in (False, True):
         clf = IntentClassifier.load(work / "models", quantize=q)
-        acc["int8" if q else "fp32"] = float(((clf.predict(hp) >= 0.5).astype(int) == y).mean())
+        said[q] = (clf.predict(hp) >= 0.5).astype(int)
+        acc["int8" if q else "fp32"] = float((said[q] == y).mean())
+    same_decisions = float((said[False] == said[True]).mean())
 
     # ---- 2. the backend over HTTP ----------------------------------------------------------------
     tok = AutoTokenizer.from_pretrained(res.path)
@@ -200,11 +204,11 @@ def main() -> None:
         "ours_fraction_of_peak": round(ours_tp * fl128 / peak, 3),
         "peer_fraction_of_peak": round(peer_tp * fl128 / peak, 3),
         "held_out_n": int(len(y)), "held_out_acc_fp32": round(acc["fp32"], 4),
-        "held_out_acc_int8": round(acc["int8"], 4),
+        "held_out_acc_int8": round(acc["int8"], 4), "int8_same_decisions_as_fp32": round(same_decisions, 4),
         "acc_diff_points": round(100 * (acc["int8"] - acc["fp32"]), 2),
         "train_pairs": int(len(tr)), "train_seconds": round(train_s, 1), "threads": args.threads,
         "quick": args.quick, "goals": {"single_p95_ms<=30": pct(lat, 0.95) <= 30, "ratio>=2": ours_tp / peer_tp >= 2,
-                                       "acc_within_1pt": abs(acc["int8"] - acc["fp32"]) <= 0.01},
+                                       "acc_within_1pt": abs(acc["int8"] - acc["fp32"]) <= 0.01 + 1e-9},
     }
     print(f"/predict single task ({report['single_tokens']} tokens): p50 {report['single_p50_ms']} ms, "
           f"p95 {report['single_p95_ms']} ms (fp32 loop p95 {report['peer_single_p95_ms']} ms)", file=sys.stderr)
