@@ -95,38 +95,57 @@ class CodeMap(Mapping[str, dict]):
         return cls(raw)
 
 
-def _strings(obj: object, free: bool = False) -> Iterable[tuple[str, bool, bool]]:
-    """(string, is_key, inside_free_text) for every string in a nested task."""
+def _strings(obj: object, path: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(path, string, is_key) for every key and string value in a JSON-like object."""
     if isinstance(obj, str):
-        yield obj, False, free
+        yield path, obj, False
     elif isinstance(obj, Mapping):
         for k, v in obj.items():
-            yield str(k), True, free
-            yield from _strings(v, free or k in FREE_TEXT)
+            sub = f"{path}.{k}" if path else str(k)
+            yield sub, str(k), True
+            yield from _strings(v, sub)
     elif isinstance(obj, list | tuple):
-        for v in obj:
-            yield from _strings(v, free)
+        for i, v in enumerate(obj):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def data_field(path: str) -> str:
+    """The task data field a string path is in (``data.messages[0].content`` -> ``messages``)."""
+    return path.split(".")[1].split("[")[0] if path.startswith("data.") else ""
+
+
+def find_leaks(tasks: Iterable[Mapping], models: Iterable[str], variants: Iterable[str] = ()
+               ) -> list[tuple[int, str, str]]:
+    """(task index, field path, name) for every model name found anywhere in a task (keys and
+    values, case-insensitive), and every variant name in a value outside the free-text fields
+    (variants are common words such as "chat": a completion may say them, a code must not).
+
+    >>> find_leaks([{"data": {"prompt_id": "x", "completion": "chat about gpt-x"}}], ["gpt-x"], ["chat"])
+    [(0, 'data.completion', 'gpt-x')]
+    >>> find_leaks([{"data": {"prompt_id": "p-chat"}}], [], ["chat"])
+    [(0, 'data.prompt_id', 'chat')]
+    """
+    mods = [(m, m.lower()) for m in models if m]
+    vars_ = [(v, v.lower()) for v in variants if v]
+    out = []
+    for i, t in enumerate(tasks):
+        for path, s, is_key in _strings(t):
+            low = s.lower()
+            out.extend((i, path, name) for name, ln in mods if ln in low)
+            if not is_key and data_field(path) not in FREE_TEXT:
+                out.extend((i, path, name) for name, ln in vars_ if ln in low)
+    return out
 
 
 def assert_blind(tasks: Iterable[Mapping], codes: CodeMap | Iterable[str], where: str = "tasks") -> None:
-    """Raise OmaError if what labellers would see reveals a model or a variant.
-
-    Model names are refused anywhere (keys and free text included, case-insensitive); variant
-    names only as a whole value outside the free-text fields.
-    """
+    """Raise OmaError if what labellers would see reveals a model or a variant (see find_leaks)."""
     if isinstance(codes, CodeMap):
         models, variants = codes.model_names(), codes.variant_names()
     else:
         models, variants = set(codes), set()
-    lowered = [(n, n.lower()) for n in models if n]
-    variant_values = {v.lower(): v for v in variants}
-    for i, task in enumerate(tasks):
-        for s, is_key, free in _strings(task):
-            ls = s.lower()
-            for name, low in lowered:
-                if low in ls:
-                    raise OmaError(f"{where}: task #{i} would reveal model {name!r} to labellers "
-                                   f"(found in {s[:60]!r}); refusing to push")
-            if not is_key and not free and ls in variant_values:
-                raise OmaError(f"{where}: task #{i} would reveal variant {variant_values[ls]!r} to labellers; "
-                               "refusing to push")
+    leaks = find_leaks(tasks, models, variants)
+    if leaks:
+        i, path, name = leaks[0]
+        kind = "model" if name in models else "variant"
+        raise OmaError(f"{where}: task #{i} would reveal {kind} {name!r} to labellers (in {path}); "
+                       "refusing to push")

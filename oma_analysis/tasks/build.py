@@ -18,13 +18,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .. import OmaError, __version__
-from ..blinding import CodeMap
+from ..blinding import FREE_TEXT, CodeMap, find_leaks
+from ..blinding import data_field as _data_field
 from ..generate.records import Completion
 from ..prompts.records import set_hash
 from ..rubric import RUBRIC
@@ -32,7 +33,6 @@ from ..rubric import RUBRIC
 KINDS = ("review", "compare")
 # Task-data fields holding free text (the prompt and the completions): a variant name like
 # "chat" may legitimately occur there; everywhere else it would be a leak.
-FREE_TEXT = ("messages", "completion", "left", "right")
 
 
 @dataclass
@@ -159,47 +159,6 @@ def build_compare(completions: list[Completion], codes: CodeMap, rng: random.Ran
                                    "prompt_id": left.prompt_id, "pair_code": pc}})
     rng.shuffle(tasks)
     return tasks
-
-
-def _strings(obj: Any, path: str = "") -> Iterator[tuple[str, str, bool]]:
-    """(path, string, is_key) for every key and string value in a JSON-like object."""
-    if isinstance(obj, str):
-        yield path, obj, False
-    elif isinstance(obj, Mapping):
-        for k, v in obj.items():
-            sub = f"{path}.{k}" if path else str(k)
-            yield sub, str(k), True
-            yield from _strings(v, sub)
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            yield from _strings(v, f"{path}[{i}]")
-
-
-def _data_field(path: str) -> str:
-    return path.split(".")[1].split("[")[0] if path.startswith("data.") else ""
-
-
-def find_leaks(tasks: Iterable[Mapping], models: Iterable[str], variants: Iterable[str] = ()
-               ) -> list[tuple[int, str, str]]:
-    """(task index, field path, name) for every model name found anywhere in a task (keys and
-    values), and every variant name in a value outside the free-text fields (the contract's
-    fixed keys, such as ``completion_code``, are not variant names).
-
-    >>> find_leaks([{"data": {"prompt_id": "x", "completion": "chat about gpt-x"}}], ["gpt-x"], ["chat"])
-    [(0, 'data.completion', 'gpt-x')]
-    >>> find_leaks([{"data": {"prompt_id": "p-chat"}}], [], ["chat"])
-    [(0, 'data.prompt_id', 'chat')]
-    """
-    mods = [(m, m.lower()) for m in models if m]
-    vars_ = [(v, v.lower()) for v in variants if v]
-    out = []
-    for i, t in enumerate(tasks):
-        for path, s, is_key in _strings(t):
-            low = s.lower()
-            out.extend((i, path, name) for name, ln in mods if ln in low)
-            if not is_key and _data_field(path) not in FREE_TEXT:
-                out.extend((i, path, name) for name, ln in vars_ if ln in low)
-    return out
 
 
 def build(completions: list[Completion], kind: str, seed: int | None = None, overlap: int = 1,
