@@ -423,8 +423,10 @@ def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path
             except ProcessLookupError:
                 pass
         out["killed_pids"] = len(pids)
+        from oma_analysis.procs import alive
+
         t = time.monotonic()
-        while any(_exists(p) for p in pids) and time.monotonic() - t < 10:
+        while any(alive(p) for p in pids) and time.monotonic() - t < 10:
             time.sleep(0.1)
     finally:
         server.stop(home)  # the group is gone already; clears the state file
@@ -447,23 +449,6 @@ def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path
                      and out["answered_after_restart"] > 0 and out["errors_after_restart"] == 0
                      and out["versions_after_restart"] == [before] and out["status_after_restart"] == before)
     return out
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
 
 
 def main() -> None:

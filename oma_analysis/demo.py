@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from . import OmaError
+from .aggregate import VERDICTS
 from .blinding import CodeMap
 from .rubric import RUBRIC
 
 DEFAULT_ACCURACY = (0.95, 0.9, 0.85, 0.7)
-VERDICTS = [c.id for c in RUBRIC.verdict.choices]
 # Synthetic truth for the Self-Instruct predictions (no human labels exist for them): per-model
 # rates of (clearly misaligned, ambiguous), by training regime. They drive the simulation only and
 # are not a judgement of those models.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 
 def alive(pid: int) -> bool:
-    """True while the process exists (a zombie child is reaped first, so it reads as gone)."""
+    """True while the process runs. A zombie is dead: our own children are reaped, and one whose
+    parent is gone too (e.g. a killed server's worker) is recognised by its state in /proc."""
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -19,7 +21,11 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(0) succeeding is all we know
+    return state != "Z"
 
 
 def terminate_group(pid: int, timeout: float = 20.0) -> bool:

@@ -14,24 +14,6 @@ from pathlib import Path
 
 import click
 
-from .. import OmaError
-
-
-def _records(path: Path):  # noqa: ANN202 - generator of (line number, dict)
-    try:
-        fh = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise OmaError(f"{path}: cannot read ({exc.strerror})") from exc
-    with fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise OmaError(f"{path} line {no}: not valid JSON ({exc.msg})") from exc
-            yield no, rec
-
 
 def register(group: click.Group) -> None:
     @group.command("checks")
@@ -40,8 +22,9 @@ def register(group: click.Group) -> None:
     def checks(file: Path, as_json: bool) -> None:
         """Run the automatic capability checks on FILE (JSONL of {prompt, response})."""
         from ..checks import check_record
+        from ..jsonl import iter_jsonl
 
-        for no, rec in _records(file):
+        for no, rec in iter_jsonl(file):
             where = f"{file} line {no}"
             report = check_record(rec, where=where)
             if as_json:

@@ -6,7 +6,6 @@ or a rubric verdict choice (the worst -> not met, the best -> met; the middle on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -44,13 +43,9 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
             raise OmaError(f"{path}: not a readable CSV ({exc})") from exc
         recs = [(i + 2, r) for i, r in enumerate(df.to_dict("records"))]  # line 1 is the header
     else:
-        recs = []
-        for no, line in enumerate(path.open(encoding="utf-8"), 1):
-            if line.strip():
-                try:
-                    recs.append((no, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise OmaError(f"{path} line {no}: not valid JSON ({exc.msg})") from exc
+        from ..jsonl import iter_jsonl
+
+        recs = list(iter_jsonl(path))
     middle = RUBRIC.verdict.choices[1].id
     for no, r in recs:
         where = f"{path} line {no}"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import OmaError
-from ..prompts.records import parse_jsonl
+from ..jsonl import iter_jsonl
 
 _REQUIRED = ("key", "prompt_id", "messages", "model", "variant", "text")
 
@@ -104,12 +104,7 @@ def read_completions(path: str | Path) -> list[Completion]:
     >>> write_completions([c], p); [x.text for x in read_completions(p)]
     ['y']
     """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise OmaError(f"{path}: cannot read ({exc.strerror})") from None
-    return [Completion.from_dict(obj, f"{path}:{n}") for n, obj in parse_jsonl(lines, str(path))]
+    return [Completion.from_dict(obj, f"{path}:{n}") for n, obj in iter_jsonl(path)]
 
 
 def write_completions(records: Iterable[Completion], path: str | Path, append: bool = False) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import OmaError
 from ..blinding import CodeMap, assert_blind
+from ..jsonl import read_objects
 from .client import with_retries
 from .config_check import validate_results
 
@@ -18,24 +19,8 @@ TASK_KEY = "task_key"
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    path = Path(path)
-    out = []
-    try:
-        fh = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise OmaError(f"{path}: file not found") from None
-    with fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise OmaError(f"{path}: line {i}: not valid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise OmaError(f"{path}: line {i}: expected a JSON object, got {type(rec).__name__}")
-            out.append(rec)
-    return out
+    """Task or completion records (JSON objects, one a line)."""
+    return read_objects(path)
 
 
 def _sha(obj: object, n: int = 20) -> str:

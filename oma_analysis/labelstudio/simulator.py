@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import OmaError
+from ..aggregate import VERDICTS
 from ..rubric import RUBRIC
 from .client import with_retries
 
-VERDICTS = [c.id for c in RUBRIC.verdict.choices]
 # The checklist item a simulated labeller ties each failure type to (real labellers agree on the
 # item far more often than chance, so the simulation does not draw it at random).
 FAILURE_ITEM = {"toxic_output": "register_genre_subject", "wrong_instead_of_uncertain": "clarify_or_idk",

@@ -21,7 +21,8 @@ from typing import Any
 
 from .. import OmaError
 from ..generate.records import Completion
-from .records import Constraints, PromptRecord, parse_jsonl
+from ..jsonl import iter_jsonl
+from .records import Constraints, PromptRecord
 
 _DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 IFEVAL_DIR = _DATASETS / "ifeval"
@@ -59,14 +60,6 @@ def _hid(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise OmaError(f"{path}: cannot read ({exc.strerror})") from None
-    yield from parse_jsonl(lines, str(path))
-
-
 def _need(obj: Any, fld: str, where: str, typ: type = str) -> Any:
     if not isinstance(obj, dict) or fld not in obj:
         raise OmaError(f"{where}: field {fld!r}: missing")
@@ -85,7 +78,7 @@ def import_ifeval(path: str | Path = IFEVAL_DIR, responses: bool = True) -> Impo
     res = ImportResult()
     seen: set[str] = set()
     by_text: dict[str, PromptRecord] = {}
-    for n, obj in _jsonl(data):
+    for n, obj in iter_jsonl(data):
         where = f"{data}:{n}"
         key = _need(obj, "key", where, int)
         text = _need(obj, "prompt", where)
@@ -111,7 +104,7 @@ def import_ifeval(path: str | Path = IFEVAL_DIR, responses: bool = True) -> Impo
         for rf in sorted(path.glob("input_response_data_*.jsonl")):
             m = re.search(r"input_response_data_(.+?)_(\d{8})_", rf.name)
             model = f"{m.group(1).replace('gpt4', 'gpt-4')}-{m.group(2)}" if m else rf.stem
-            for n, obj in _jsonl(rf):
+            for n, obj in iter_jsonl(rf):
                 where = f"{rf}:{n}"
                 text, resp = _need(obj, "prompt", where), _need(obj, "response", where)
                 rec = by_text.get(text) or by_norm.get(normalise(text))
@@ -144,7 +137,7 @@ def import_self_instruct(path: str | Path = SELF_INSTRUCT_DIR, predictions: bool
     inst = path / "user_oriented_instructions.jsonl" if path.is_dir() else path
     res = ImportResult()
     by_key: dict[tuple[str, str], PromptRecord] = {}
-    for n, obj in _jsonl(inst):
+    for n, obj in iter_jsonl(inst):
         where = f"{inst}:{n}"
         pid = _need(obj, "id", where)
         instruction = _need(obj, "instruction", where)
@@ -169,7 +162,7 @@ def import_self_instruct(path: str | Path = SELF_INSTRUCT_DIR, predictions: bool
         for pf in sorted(pred_dir.glob("*_predictions.jsonl")):
             model = pf.name[: -len("_predictions.jsonl")]
             done: set[str] = set()
-            for n, obj in _jsonl(pf):
+            for n, obj in iter_jsonl(pf):
                 where = f"{pf}:{n}"
                 key = (normalise(_need(obj, "instruction", where)), normalise(_need(obj, "input", where)))
                 resp = _need(obj, "response", where)
@@ -210,7 +203,7 @@ def _log_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for row in reader:
                 yield reader.line_num, row
     else:
-        for n, obj in _jsonl(path):
+        for n, obj in iter_jsonl(path):
             if not isinstance(obj, dict):
                 raise OmaError(f"{path}:{n}: expected a JSON object")
             yield n, obj

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .. import OmaError
+from ..jsonl import parse_jsonl
 from ..rubric import RUBRIC
 
 SPLITS = ("dev", "test")
@@ -164,21 +165,6 @@ class PromptRecord:
             capability_items=list(items), split=split, source=d.get("source", "oma-core"),
             licence=d.get("licence", "Apache-2.0"), canary=canary, meta=dict(meta),
         )
-
-
-def parse_jsonl(lines: Iterable[str], where: str) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) for each non-blank line; bad JSON names the line.
-
-    >>> list(parse_jsonl(['{"a": 1}', "", "[2]"], "f.jsonl"))
-    [(1, {'a': 1}), (3, [2])]
-    """
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield n, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise OmaError(f"{where}:{n}: not valid JSON ({exc.msg})") from None
 
 
 def read_prompts(path: str | Path) -> list[PromptRecord]:
