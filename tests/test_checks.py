@@ -233,11 +233,11 @@ def test_parse_prompt_ignores_unconstrained_text() -> None:
 
 
 def test_record_constraints_override_prompt_parsing() -> None:
-    rec = {"prompt": "Answer in all lowercase.", "response": "HELLO",
+    rec = {"prompt": "Answer in all lowercase.", "response": "HELLO, THE WEATHER IS LOVELY TODAY.",
            "instruction_id_list": ["change_case:english_capital", "keywords:existence"],
-           "kwargs": [{}, {"keywords": ["x"]}]}
+           "kwargs": [{}, {"keywords": ["rain"]}]}
     rep = check_record(rec)
-    assert rep.instructions == [("change_case:english_capital", True), ("keywords:existence", None)]
+    assert rep.instructions == [("change_case:english_capital", True), ("keywords:existence", False)]
     assert "case.lower" not in {c.check_id for c in rep.checks}
 
 
@@ -259,7 +259,7 @@ def test_bad_records_name_the_field(rec: dict, field: str) -> None:
 def test_oma_checks_command(tmp_path) -> None:  # noqa: ANN001
     f = tmp_path / "r.jsonl"
     recs = [{"prompt": "Reply in all lowercase.", "response": "Fine, Thanks"},
-            {"prompt": "x", "response": "ALL GOOD", "instruction_id_list":
+            {"prompt": "x", "response": "ALL IS GOOD HERE, THANK YOU FOR ASKING", "instruction_id_list":
              ["change_case:english_capital", "punctuation:no_comma"], "kwargs": [{}, {}]}]
     f.write_text("\n".join(json.dumps(r) for r in recs) + "\n\n")
     out = CliRunner().invoke(main, ["checks", str(f), "--json"])
@@ -270,7 +270,7 @@ def test_oma_checks_command(tmp_path) -> None:  # noqa: ANN001
     assert lower["passed"] is False and {e["text"] for e in lower["evidence"]} == {"Fine", "Thanks"}
     assert set(lower) >= {"check_id", "passed", "evidence", "item"}
     assert lines[1]["instructions"] == [{"instruction_id": "change_case:english_capital", "followed": True},
-                                        {"instruction_id": "punctuation:no_comma", "followed": None}]
+                                        {"instruction_id": "punctuation:no_comma", "followed": False}]
     f.write_text(json.dumps(recs[0]) + "\n{not json\n")
     bad = CliRunner().invoke(main, ["checks", str(f), "--json"])
     assert bad.exit_code == 2 and "r.jsonl line 2" in bad.output

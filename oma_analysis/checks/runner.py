@@ -3,69 +3,37 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import OmaError
 from .base import CheckResult
 from .constraints import Constraint, from_record, parse_prompt
-from .formatting import (
-    check_capital_word_frequency,
-    check_end_phrase,
-    check_json,
-    check_lowercase,
-    check_uppercase,
-)
+from .instructions import INSTRUCTION_CHECKS, check_instruction
 from .language import _NAMES, check_language, detect
-from .length import (
-    check_bullet_count,
-    check_nth_paragraph_first_word,
-    check_paragraph_count,
-    check_sentence_count,
-    check_word_count,
-    kwargs_relation,
-)
+from .length import check_paragraph_count, kwargs_relation
 from .refusal import check_refusal
-from .repetition import REFRAIN_GENRES, check_prompt_echo, check_repeat_prompt, check_self_repetition
+from .repetition import REFRAIN_GENRES, check_prompt_echo, check_self_repetition
 
 DEFAULT_LANGUAGE_MIN_PROB = 0.9  # without a stated language, only flag confident mismatches
 
 
-def _int(kw: dict[str, Any], key: str) -> int:
-    try:
-        return int(kw[key])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"kwargs needs an integer {key!r}") from exc
+def _decide(prompt: str, response: str, c: Constraint) -> CheckResult | None:
+    """The check for one constraint: IFEval's official semantics (``instructions``) for every
+    instruction type, except two shapes that only free-text prompts produce: paragraphs separated by
+    blank lines (IFEval always uses ``***``) and "repeat the request" without the text to repeat."""
+    kw = dict(c.kwargs)
+    if c.instruction_id == "length_constraints:number_paragraphs" and kw.get("separator", "***") != "***":
+        return check_paragraph_count(response, int(kw["num_paragraphs"]), kwargs_relation(kw),
+                                     str(kw["separator"]), c.instruction_id)
+    if c.instruction_id == "combination:repeat_prompt" and not kw.get("prompt_to_repeat"):
+        return None
+    return check_instruction(c.instruction_id, response, kw)
 
-
-_Handler = Callable[[str, str, dict[str, Any], str], "CheckResult | None"]
-
-# instruction id -> check(prompt, response, kwargs, instruction_id)
-_HANDLERS: dict[str, _Handler] = {
-    "length_constraints:number_words": lambda p, r, k, i: check_word_count(
-        r, kwargs_relation(k), _int(k, "num_words"), i),
-    "length_constraints:number_sentences": lambda p, r, k, i: check_sentence_count(
-        r, kwargs_relation(k), _int(k, "num_sentences"), i),
-    "length_constraints:number_paragraphs": lambda p, r, k, i: check_paragraph_count(
-        r, _int(k, "num_paragraphs"), kwargs_relation(k), str(k.get("separator", "***")), i),
-    "length_constraints:nth_paragraph_first_word": lambda p, r, k, i: check_nth_paragraph_first_word(
-        r, _int(k, "num_paragraphs"), _int(k, "nth_paragraph"), str(k.get("first_word", "")), i),
-    "detectable_format:number_bullet_lists": lambda p, r, k, i: check_bullet_count(
-        r, _int(k, "num_bullets"), kwargs_relation(k), i),
-    "detectable_format:json_format": lambda p, r, k, i: check_json(r, i),
-    "change_case:english_lowercase": lambda p, r, k, i: check_lowercase(r, i),
-    "change_case:english_capital": lambda p, r, k, i: check_uppercase(r, i),
-    "change_case:capital_word_frequency": lambda p, r, k, i: check_capital_word_frequency(
-        r, _int(k, "capital_frequency"), str(k.get("capital_relation", "at least")), i),
-    "startend:end_checker": lambda p, r, k, i: check_end_phrase(r, str(k["end_phrase"]), i),
-    "language:response_language": lambda p, r, k, i: check_language(r, str(k["language"]), i),
-    "combination:repeat_prompt": lambda p, r, k, i: (
-        check_repeat_prompt(str(k["prompt_to_repeat"]), r, i) if k.get("prompt_to_repeat") else None),
-}
 
 #: IFEval instruction types some check decides (others get ``followed: null``).
-COVERED_INSTRUCTIONS: frozenset[str] = frozenset(_HANDLERS)
+COVERED_INSTRUCTIONS: frozenset[str] = frozenset(INSTRUCTION_CHECKS)
 
 _TRANSLATE = re.compile(r"\btranslat\w*|\b(?:" + "|".join(_NAMES) + r")\b", re.IGNORECASE)
 
@@ -115,13 +83,10 @@ def run_checks(prompt: str, response: str, constraints: Sequence[Constraint] | N
     instructions: list[tuple[str, bool | None]] = []
     per_constraint: list[CheckResult | None] = []
     for c in cons:
-        handler = _HANDLERS.get(c.instruction_id)
-        res = None
-        if handler is not None:
-            try:
-                res = handler(prompt, response, dict(c.kwargs), c.instruction_id)
-            except (KeyError, ValueError) as exc:
-                raise OmaError(f"{where}: field 'kwargs' of {c.instruction_id}: {exc}") from exc
+        try:
+            res = _decide(prompt, response, c)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise OmaError(f"{where}: field 'kwargs' of {c.instruction_id}: missing or bad {exc}") from exc
         if res is not None:
             checks.append(res)
         per_constraint.append(res)
