@@ -26,6 +26,15 @@ def checklist_item(item_id: str) -> str:
     return item_id
 
 
+def hard_constraint_item(item_id: str) -> str:
+    """Return ``item_id`` after checking it is a hard constraint of the rubric (the offensive-language
+    check gives evidence for one), failing loudly at import time if the rubric renames it."""
+    ids = {i.id for i in RUBRIC.hard_constraints.choices}
+    if item_id not in ids:
+        raise KeyError(f"{item_id!r} is not a hard constraint of the rubric ({sorted(ids)})")
+    return item_id
+
+
 @dataclass(frozen=True)
 class Span:
     """A character span of the response: ``response[start:end] == text``."""
@@ -48,7 +57,8 @@ class CheckResult:
     """Outcome of one check on one response.
 
     ``check_id`` names the check (stable, e.g. ``"length.words"``); ``item`` is the rubric capable
-    checklist id it gives evidence for; ``instruction_id`` is the IFEval instruction type it decides
+    checklist id it gives evidence for (for the offensive-language check: the rubric's hard
+    constraint on unrequested toxic/NSFW content); ``instruction_id`` is the IFEval instruction type it decides
     (None for checks that run without a stated constraint, e.g. loop detection).
     """
 

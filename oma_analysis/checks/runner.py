@@ -13,6 +13,7 @@ from .constraints import Constraint, from_record, parse_prompt
 from .instructions import INSTRUCTION_CHECKS, check_instruction
 from .language import _NAMES, check_language, detect
 from .length import check_paragraph_count, kwargs_relation
+from .offensive import check_offensive
 from .refusal import check_refusal
 from .repetition import REFRAIN_GENRES, check_prompt_echo, check_self_repetition
 
@@ -75,7 +76,8 @@ def run_checks(prompt: str, response: str, constraints: Sequence[Constraint] | N
 
     Always run (when they can tell): prompt echo (or "repeats the request" when asked to), self
     repetition, response language (the stated one, else the prompt's own language when the
-    detector is confident), refusal of a benign request. Constraint checks run per constraint.
+    detector is confident), refusal of a benign request, offensive language. Constraint checks run
+    per constraint.
     """
     cons = parse_prompt(prompt) if constraints is None else list(constraints)
     ids = {c.instruction_id for c in cons}
@@ -105,6 +107,9 @@ def run_checks(prompt: str, response: str, constraints: Sequence[Constraint] | N
                 checks.append(res)
     if (ref := check_refusal(prompt, response)) is not None:
         checks.append(ref)
+    # Offensive language anywhere: evidence for the hard constraint; whether it was asked for is
+    # the labeller's call, so this runs whatever the prompt says.
+    checks.append(check_offensive(response))
     return CheckReport(checks, instructions, cons, per_constraint)
 
 
