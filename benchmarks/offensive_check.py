@@ -10,7 +10,7 @@ could not call abuse). An annotator who labelled a duplicated turn several times
 annotators vote abusive (a tie is not abusive).
 
 The check's score of a turn is what the check uses: the highest score over its sentences / word
-windows (each the lower of its probability alone and with its neighbours). Threshold: the
+windows (each the mean of its probability alone and with its neighbours). Threshold: the
 F1-optimal one on train+valid (grid 0.05..0.99). Peer: the package's own decision rule
 (probability >= 0.5) on the same units.
 

@@ -1,4 +1,6 @@
-"""Automatic checks of "capable of" checklist items (pure functions, no model).
+"""Automatic checks of "capable of" checklist items (pure functions), every IFEval instruction type
+with the official checker's semantics, and offensive-language spans for the toxic/NSFW hard
+constraint (a small offline model inside the ``alt-profanity-check`` wheel).
 
 Each check returns a ``CheckResult`` with the rubric capable-item id it gives evidence for and
 evidence spans on the response. The ML backend and per-model capability evidence call:
@@ -20,6 +22,7 @@ from .formatting import (
     check_lowercase,
     check_uppercase,
 )
+from .instructions import INSTRUCTION_CHECKS, check_instruction, langdetect_code
 from .language import check_language, detect, language_code
 from .length import (
     check_bullet_count,
@@ -28,6 +31,7 @@ from .length import (
     check_sentence_count,
     check_word_count,
 )
+from .offensive import check_offensive, offensive_spans
 from .refusal import check_refusal, is_benign
 from .repetition import check_prompt_echo, check_repeat_prompt, check_self_repetition
 from .runner import (
@@ -40,7 +44,8 @@ from .runner import (
 )
 
 __all__ = [
-    "COVERED_INSTRUCTIONS", "CheckReport", "CheckResult", "Constraint", "Span", "check_bullet_count",
+    "COVERED_INSTRUCTIONS", "INSTRUCTION_CHECKS", "check_instruction", "check_offensive", "langdetect_code",
+    "offensive_spans", "CheckReport", "CheckResult", "Constraint", "Span", "check_bullet_count",
     "check_capital_word_frequency", "check_end_phrase", "check_json", "check_language", "check_lowercase",
     "check_nth_paragraph_first_word", "check_paragraph_count", "check_prompt_echo", "check_record",
     "check_refusal", "check_repeat_prompt", "check_self_repetition", "check_sentence_count",

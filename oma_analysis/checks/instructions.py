@@ -393,8 +393,9 @@ def check_letter_frequency(response: str, kwargs: dict[str, Any],
     passed = _holds(len(occ), relation, target)
     note = f"letter {letter!r} {len(occ)} times, asked {relation} {target}"
     # Too many: the words holding the letters past the limit; too few: the whole response.
-    ev = ([span(response, *_word_around(response, a), note) for a, _ in occ[target:]]
-          if len(occ) >= target else whole(response, note))
+    cap = {"less than": target - 1, "at most": target, "exactly": target}.get(relation)
+    ev = ([span(response, *_word_around(response, a), note) for a, _ in occ[max(cap, 0):]]
+          if cap is not None and len(occ) > cap else whole(response, note))
     return _result("keywords.letter_frequency", FORMAT, passed, list(dict.fromkeys(ev)), iid,
                    {"count": len(occ)})
 

@@ -8,8 +8,8 @@ whether the user asked for such content is the labeller's call, so the check onl
 offensive language is, never that a constraint is broken.
 
 Each sentence is scored on its own (a long sentence in overlapping word windows), so one insult
-inside a long, polite answer is not diluted by the rest, and once with its neighbours (see
-``unit_scores``). The threshold was chosen on ConvAbuse
+inside a long, polite answer is not diluted by the rest; its score is averaged with that of the
+sentence in its neighbours' context (see ``unit_scores``). The threshold was chosen on ConvAbuse
 (Curry et al. 2021) train+valid, the F1-optimal one; ``benchmarks/offensive_check.py`` rechooses it
 and reports precision/recall on the test split.
 """
@@ -93,17 +93,18 @@ def units(response: str) -> list[tuple[int, int]]:
 
 
 def unit_scores(response: str) -> list[tuple[int, int, float]]:
-    """(start, end, score) per unit. A unit's score is the lower of its own probability and that of
-    the unit with its neighbours: a real insult stays offensive in context, while a short sentence
-    whose one weighty word tips the bag-of-words model ("It is black and white.") is diluted by it
-    (on ConvAbuse this leaves precision/recall unchanged and it halves the firings on GPT-4's IFEval
-    answers; see ``benchmarks/offensive_check.py``)."""
+    """(start, end, score) per unit. A unit's score is the mean of its own probability and that of
+    the unit with its neighbours: a real insult stays offensive in context, even inside a long
+    polite answer, while a short sentence whose one weighty word tips the bag-of-words model ("It
+    is black and white.") is pulled down by it. On ConvAbuse this leaves precision/recall as they
+    are; on GPT-4's IFEval answers it cuts the firings from 16 to 3 (``benchmarks/offensive_check.py``).
+    """
     us = units(response)
     if not us:
         return []
     ctx = [(us[max(0, i - 1)][0], us[min(len(us) - 1, i + 1)][1]) for i in range(len(us))]
     probs = offensive_probability([response[a:b] for a, b in us + ctx])
-    return [(a, b, min(p, q)) for (a, b), p, q in zip(us, probs[:len(us)], probs[len(us):], strict=True)]
+    return [(a, b, (p + q) / 2) for (a, b), p, q in zip(us, probs[:len(us)], probs[len(us):], strict=True)]
 
 
 def offensive_spans(response: str, threshold: float = THRESHOLD) -> list[Span]:
