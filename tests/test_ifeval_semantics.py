@@ -174,3 +174,15 @@ def test_dev_half_coverage_agreement_and_evidence(shared_dir: Path) -> None:
                 assert rec["response"][s.start:s.end] == s.text
             if not c.passed and rec["response"].strip():
                 assert c.evidence, (rec["key"], c.check_id)
+
+
+def test_free_text_case_constraint_does_not_require_english() -> None:
+    from oma_analysis.checks import run_checks, warm_up
+
+    warm_up()
+    french = "bonjour, je vais très bien merci, et vous ? il fait beau aujourd'hui à paris."
+    checks = run_checks("Réponds en français, all lowercase.", french).checks
+    lower = next(c for c in checks if c.check_id == "case.lower")
+    assert lower.passed
+    # The IFEval instruction says "in English" too, and its check holds the response to it.
+    assert check_instruction("change_case:english_lowercase", french, {}).passed is False

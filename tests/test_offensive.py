@@ -114,3 +114,12 @@ def test_convabuse_test_precision_recall(shared_dir: Path) -> None:
     ours = bench.prf(bench.turn_scores(texts), gold, THRESHOLD)
     assert abs(ours["precision"] - p) < 1e-3 and abs(ours["recall"] - r) < 1e-3
     assert p >= 0.7 and r >= 0.7, (p, r)
+
+
+def test_fast_scoring_equals_the_packages_predict_proba() -> None:
+    from oma_analysis.checks.offensive import _model, offensive_probability
+
+    texts = ["you stupid idiot", "kill the process", "What a lovely day.", "", "damn it, this is bloody awful"]
+    vectorizer, model = _model()
+    ref = model.predict_proba(vectorizer.transform([neutralise(t) for t in texts]))[:, 1]
+    assert np.allclose(offensive_probability(texts), ref, atol=1e-12)

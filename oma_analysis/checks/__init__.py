@@ -41,11 +41,12 @@ from .runner import (
     constraints_for,
     prompt_from_messages,
     run_checks,
+    warm_up,
 )
 
 __all__ = [
     "COVERED_INSTRUCTIONS", "INSTRUCTION_CHECKS", "check_instruction", "check_offensive", "langdetect_code",
-    "offensive_spans", "CheckReport", "CheckResult", "Constraint", "Span", "check_bullet_count",
+    "offensive_spans", "warm_up", "CheckReport", "CheckResult", "Constraint", "Span", "check_bullet_count",
     "check_capital_word_frequency", "check_end_phrase", "check_json", "check_language", "check_lowercase",
     "check_nth_paragraph_first_word", "check_paragraph_count", "check_prompt_echo", "check_record",
     "check_refusal", "check_repeat_prompt", "check_self_repetition", "check_sentence_count",

@@ -138,9 +138,10 @@ def check_capital_word_frequency(response: str, kwargs: dict[str, Any],
                    {"count": len(caps), "relation": relation, "target": target})
 
 
-def _case_check(check_id: str, response: str, want_upper: bool, iid: str | None) -> CheckResult:
+def _case_check(check_id: str, response: str, want_upper: bool, iid: str | None,
+                require_english: bool = True) -> CheckResult:
     ok_case = response.isupper() if want_upper else response.islower()
-    lang = langdetect_code(response) if ok_case else None
+    lang = langdetect_code(response) if ok_case and require_english else None
     # Official: case right *and* langdetect says English; undetectable text counts as followed.
     passed = ok_case and lang in (None, "en")
     ev: list[Span] = []
@@ -155,13 +156,18 @@ def _case_check(check_id: str, response: str, want_upper: bool, iid: str | None)
 
 
 def check_english_capital(response: str, kwargs: dict[str, Any] | None = None,
-                          iid: str | None = "change_case:english_capital") -> CheckResult:
-    return _case_check("case.upper", response, True, iid)
+                          iid: str | None = "change_case:english_capital", require_english: bool = True,
+                          ) -> CheckResult:
+    """All capitals and (IFEval) English. ``require_english=False`` for a free-text "answer in
+    capitals", which says nothing about the language."""
+    return _case_check("case.upper", response, True, iid, require_english)
 
 
 def check_english_lowercase(response: str, kwargs: dict[str, Any] | None = None,
-                            iid: str | None = "change_case:english_lowercase") -> CheckResult:
-    return _case_check("case.lower", response, False, iid)
+                            iid: str | None = "change_case:english_lowercase", require_english: bool = True,
+                            ) -> CheckResult:
+    """All lowercase and (IFEval) English; see ``check_english_capital``."""
+    return _case_check("case.lower", response, False, iid, require_english)
 
 
 # ---- combination --------------------------------------------------------------------------------

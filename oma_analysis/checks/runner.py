@@ -10,7 +10,7 @@ from typing import Any
 from .. import OmaError
 from .base import CheckResult
 from .constraints import Constraint, from_record, parse_prompt
-from .instructions import INSTRUCTION_CHECKS, check_instruction
+from .instructions import INSTRUCTION_CHECKS, check_english_capital, check_english_lowercase, check_instruction
 from .language import _NAMES, check_language, detect
 from .length import check_paragraph_count, kwargs_relation
 from .offensive import check_offensive
@@ -20,16 +20,25 @@ from .repetition import REFRAIN_GENRES, check_prompt_echo, check_self_repetition
 DEFAULT_LANGUAGE_MIN_PROB = 0.9  # without a stated language, only flag confident mismatches
 
 
+_CASE = {"change_case:english_capital": check_english_capital,
+         "change_case:english_lowercase": check_english_lowercase}
+
+
 def _decide(prompt: str, response: str, c: Constraint) -> CheckResult | None:
     """The check for one constraint: IFEval's official semantics (``instructions``) for every
-    instruction type, except two shapes that only free-text prompts produce: paragraphs separated by
-    blank lines (IFEval always uses ``***``) and "repeat the request" without the text to repeat."""
+    instruction type, except three shapes that only free-text prompts produce: paragraphs separated
+    by blank lines (IFEval always uses ``***``), "repeat the request" without the text to repeat,
+    and letter case without "in English"."""
     kw = dict(c.kwargs)
     if c.instruction_id == "length_constraints:number_paragraphs" and kw.get("separator", "***") != "***":
         return check_paragraph_count(response, int(kw["num_paragraphs"]), kwargs_relation(kw),
                                      str(kw["separator"]), c.instruction_id)
     if c.instruction_id == "combination:repeat_prompt" and not kw.get("prompt_to_repeat"):
         return None
+    if c.source == "prompt" and c.instruction_id in _CASE:
+        # IFEval's case instructions also say "in English"; a free-text "all lowercase" does not,
+        # so the letter case alone decides (a French answer in lowercase follows it).
+        return _CASE[c.instruction_id](response, kw, c.instruction_id, require_english=False)
     return check_instruction(c.instruction_id, response, kw)
 
 
@@ -111,6 +120,16 @@ def run_checks(prompt: str, response: str, constraints: Sequence[Constraint] | N
     # the labeller's call, so this runs whatever the prompt says.
     checks.append(check_offensive(response))
     return CheckReport(checks, instructions, cons, per_constraint)
+
+
+def warm_up() -> None:
+    """Load what the checks load lazily (NLTK's tokenizers, langdetect's profiles, py3langid's and
+    alt-profanity-check's models: ~2-3 s together), so a server's first request doesn't wait."""
+    run_checks("Answer in English, all lowercase, in one sentence, with at least 3 words in all capitals.",
+               "the sea is the large body of salt water that covers most of the earth.",
+               [Constraint("change_case:capital_word_frequency", {"capital_frequency": 3,
+                                                                 "capital_relation": "at least"})]
+               + parse_prompt("Answer in English, all lowercase, in one sentence."))
 
 
 def prompt_from_messages(messages: Sequence[dict[str, str]]) -> str:
