@@ -69,34 +69,53 @@ def _model() -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=1)
-def _linear() -> tuple[Any, Any, Any, Any, Any]:
-    """The package's calibrated linear SVM as arrays: per cross-validation fold, the SVM weights and
-    intercept and the sigmoid calibration (a, b). scikit-learn's ``predict_proba`` spends ~4 ms per
-    call validating its input, 40 times the arithmetic, and the backend scores one response per
-    call; the formula below is the one ``CalibratedClassifierCV`` applies (binary, sigmoid: mean
-    over folds of expit(-(a * (w.x + c) + b))), checked against it in the tests."""
+def _linear() -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """The package's TF-IDF features and calibrated linear SVM as arrays: its own analyzer
+    (tokens, lower-casing, stop words), vocabulary and idf; per cross-validation fold the SVM
+    weights and intercept and the sigmoid calibration (a, b).
+
+    scikit-learn's ``transform`` + ``predict_proba`` spend ~4 ms per call validating their input,
+    dozens of times the arithmetic, and the backend scores one response per call; the formulas
+    below are the ones ``TfidfVectorizer`` (l2-normalised counts x idf) and
+    ``CalibratedClassifierCV`` (binary, sigmoid: mean over folds of expit(-(a * (w.x + c) + b)))
+    apply, checked against them in the tests."""
     import numpy as np
 
-    _, model = _model()
+    vectorizer, model = _model()
     folds = model.calibrated_classifiers_
-    if model.method != "sigmoid" or any(len(f.calibrators) != 1 for f in folds):
-        raise RuntimeError("alt-profanity-check's model is no longer a binary sigmoid-calibrated SVM")
+    if (model.method != "sigmoid" or any(len(f.calibrators) != 1 for f in folds)
+            or vectorizer.norm != "l2" or vectorizer.sublinear_tf or not vectorizer.use_idf):
+        raise RuntimeError("alt-profanity-check's model is no longer an l2 TF-IDF + sigmoid-calibrated SVM")
     w = np.vstack([f.estimator.coef_.ravel() for f in folds]).T  # (features, folds)
     c = np.array([float(f.estimator.intercept_[0]) for f in folds])
     a = np.array([f.calibrators[0].a_ for f in folds], dtype=float)
     b = np.array([f.calibrators[0].b_ for f in folds], dtype=float)
-    return np, w, c, a, b
+    return np, vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, w, c, (a, b)
+
+
+# Only texts holding one of these words need the benign-sense rewrite (saves six regexes per unit).
+_AMBIGUOUS = re.compile(r"kill|bloody|sex", re.IGNORECASE)
 
 
 def offensive_probability(texts: list[str]) -> list[float]:
-    """The package's probability that each text is offensive (one batched call), after rewriting
-    the benign senses of ambiguous words (``neutralise``)."""
+    """The package's probability that each text is offensive, after rewriting the benign senses of
+    ambiguous words (``neutralise``)."""
     if not texts:
         return []
-    vectorizer, _ = _model()
-    np, w, c, a, b = _linear()
-    decision = vectorizer.transform([neutralise(t) for t in texts]) @ w + c  # (texts, folds)
-    return [float(p) for p in (1.0 / (1.0 + np.exp(a * decision + b))).mean(axis=1)]
+    np, analyze, vocab, idf, w, c, (a, b) = _linear()
+    out = []
+    for text in texts:
+        counts: dict[int, int] = {}
+        for tok in analyze(neutralise(text) if _AMBIGUOUS.search(text) else text):
+            if (j := vocab.get(tok)) is not None:
+                counts[j] = counts.get(j, 0) + 1
+        decision = c
+        if counts:
+            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            x = np.fromiter(counts.values(), dtype=float, count=len(counts)) * idf[idx]
+            decision = (x / np.sqrt(x @ x)) @ w[idx] + c
+        out.append(float((1.0 / (1.0 + np.exp(a * decision + b))).mean()))
+    return out
 
 
 def units(response: str) -> list[tuple[int, int]]:
