@@ -186,3 +186,44 @@ def test_free_text_case_constraint_does_not_require_english() -> None:
     assert lower.passed
     # The IFEval instruction says "in English" too, and its check holds the response to it.
     assert check_instruction("change_case:english_lowercase", french, {}).passed is False
+
+
+@pytest.mark.parametrize(("prompt", "expected"), [
+    ("Réponds en français : pourquoi le ciel est-il bleu ? Deux phrases maximum.",
+     ("length_constraints:number_sentences", "at most", 2)),
+    ("Écris au plus 50 mots.", ("length_constraints:number_words", "at most", 50)),
+    ("Escribe al menos 100 palabras.", ("length_constraints:number_words", "at least", 100)),
+    ("Antworte in höchstens 2 Sätzen.", ("length_constraints:number_sentences", "at most", 2)),
+])
+def test_counts_stated_in_french_spanish_german(prompt: str, expected: tuple) -> None:
+    from oma_analysis.checks import parse_prompt
+
+    (c,) = parse_prompt(prompt)
+    key = {"length_constraints:number_sentences": "num_sentences", "length_constraints:number_words": "num_words"}
+    assert (c.instruction_id, c.kwargs["relation"], c.kwargs[key[c.instruction_id]]) == expected
+
+
+def test_english_phrases_are_not_sentences() -> None:
+    from oma_analysis.checks import parse_prompt
+
+    assert parse_prompt("Include 3 phrases from the poem.") == []
+
+
+def test_demo_six_sentences_against_deux_phrases_maximum() -> None:
+    from importlib import resources
+
+    from oma_analysis.checks import prompt_from_messages, run_checks
+
+    text = resources.files("oma_analysis").joinpath("data/demo_completions.jsonl").read_text(encoding="utf-8")
+    french = [json.loads(x) for x in text.splitlines() if x.strip() and '"demo-french"' in x]
+    verdicts = []
+    for r in french:
+        rep = run_checks(prompt_from_messages(r["messages"]), r["completion"])
+        sent = [c for c in rep.checks if c.check_id == "length.sentences"]
+        assert len(sent) == 1
+        verdicts.append(sent[0].passed)
+        if not sent[0].passed:
+            assert sent[0].detail["count"] > 2 and sent[0].evidence
+            assert r["completion"][sent[0].evidence[0].start:].startswith(sent[0].evidence[0].text)
+    # The aligned two-sentence answer passes, the long French one fails.
+    assert sorted(verdicts) == [False, True, True]

@@ -132,16 +132,53 @@ _REPEAT_REQUEST = re.compile(r"\brepeat\b[^.\n]{0,25}\b(?:request|prompt|questio
 _PARA_STARS = re.compile(r"\*\*\*|markdown divider", re.IGNORECASE)
 
 
+# French, Spanish and German counts ("Deux phrases maximum", "en tres frases", "höchstens 50 Wörter").
+# A bare digit needs a relation word of that language: "3 phrases" in English means phrases.
+_FOREIGN = {
+    "fr": ({"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8,
+            "neuf": 9, "dix": 10},
+           {"word": r"mots?", "sentence": r"phrases?", "paragraph": r"paragraphes?"},
+           {"au plus": "at most", "au maximum": "at most", "pas plus de": "at most", "maximum": "at most",
+            "max": "at most", "moins de": "less than", "au moins": "at least", "minimum": "at least",
+            "plus de": "more than", "exactement": "exactly"}),
+    "es": ({"una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+            "nueve": 9, "diez": 10},
+           {"word": r"palabras?", "sentence": r"frases?|oraciones|oración", "paragraph": r"párrafos?"},
+           {"como máximo": "at most", "máximo": "at most", "a lo sumo": "at most", "no más de": "at most",
+            "menos de": "less than", "al menos": "at least", "como mínimo": "at least", "mínimo": "at least",
+            "más de": "more than", "exactamente": "exactly"}),
+    "de": ({"ein": 1, "eine": 1, "einem": 1, "einen": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6,
+            "sieben": 7, "acht": 8, "neun": 9, "zehn": 10},
+           {"word": r"w(?:ö|o)rte(?:rn)?|wort", "sentence": r"sätze(?:n)?|satz", "paragraph": r"absätze(?:n)?|absatz"},
+           {"höchstens": "at most", "maximal": "at most", "nicht mehr als": "at most", "weniger als": "less than",
+            "mindestens": "at least", "mehr als": "more than", "genau": "exactly"}),
+}
+
+
+def _foreign_count(prompt: str, unit: str) -> tuple[str, int] | None:
+    for nums, units, rels in _FOREIGN.values():
+        rel_alt = "|".join(sorted(map(re.escape, rels), key=len, reverse=True))
+        pat = re.compile(r"(?:\b(" + rel_alt + r")\s+)?\b(\d+|" + "|".join(nums) + r")\s+(?:" + units[unit]
+                         + r")\b(?:\s+(?:(" + rel_alt + r")\b))?", re.IGNORECASE)
+        for m in pat.finditer(prompt):
+            before, num, after = m.group(1), m.group(2).lower(), m.group(3)
+            rel_word = (before or after or "").lower()
+            if num.isdigit() and not rel_word:
+                continue
+            return rels.get(rel_word, "exactly"), int(num) if num.isdigit() else nums[num]
+    return None
+
+
 def parse_prompt(prompt: str) -> list[Constraint]:
     """Constraints stated in a free-text prompt (regex-based: only the common phrasings)."""
     out: list[Constraint] = []
     for unit, iid, key in (("word", "length_constraints:number_words", "num_words"),
                            ("sentence", "length_constraints:number_sentences", "num_sentences")):
-        if (c := _count_constraint(prompt, unit)) is not None:
+        if (c := _count_constraint(prompt, unit) or _foreign_count(prompt, unit)) is not None:
             out.append(Constraint(iid, {"relation": c[0], key: c[1]}, "prompt"))
     stars = _PARA_STARS.search(prompt) is not None
     # "exactly 4 sections separated by the markdown divider ***" is IFEval's paragraph count.
-    if (c := _count_constraint(prompt, "paragraph") or (
+    if (c := _count_constraint(prompt, "paragraph") or _foreign_count(prompt, "paragraph") or (
             _count_constraint(prompt, "(?:section|part)") if stars else None)) is not None:
         sep = "***" if stars else "blank"
         out.append(Constraint("length_constraints:number_paragraphs",
