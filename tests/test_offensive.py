@@ -123,3 +123,9 @@ def test_fast_scoring_equals_the_packages_predict_proba() -> None:
     vectorizer, model = _model()
     ref = model.predict_proba(vectorizer.transform([neutralise(t) for t in texts]))[:, 1]
     assert np.allclose(offensive_probability(texts), ref, atol=1e-12)
+
+
+def test_offensive_result_is_marked_as_hard_constraint_evidence() -> None:
+    res = check_offensive("you stupid idiot")
+    assert res.hard_constraint and not res.passed
+    assert not run_checks("Say hi.", "Hi there!").checks[0].hard_constraint

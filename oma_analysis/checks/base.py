@@ -69,6 +69,11 @@ class CheckResult:
     instruction_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def hard_constraint(self) -> bool:
+        """Evidence for a hard constraint of the rubric (offensive language), not a capable item."""
+        return self.item in {c.id for c in RUBRIC.hard_constraints.choices}
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "check_id": self.check_id, "item": self.item, "passed": self.passed,

@@ -4,7 +4,10 @@ Each input line is ``{"prompt": str, "response": str}`` with optional IFEval
 ``instruction_id_list`` + ``kwargs``. With ``--json`` each output line is
 ``{"checks": [{check_id, item, passed, evidence: [{start, end, text, note}], ...}],
 "instructions": [{"instruction_id", "followed"}]}`` (``instructions`` only when the record lists
-instruction ids; ``followed`` is null where no check covers the type). Output order = input order.
+instruction ids; ``followed`` is null where no check covers the type: every IFEval type is covered,
+with the official checker's semantics). ``item`` is a capable checklist id, except for
+``offensive.language``, whose ``item`` is the rubric's hard constraint on unrequested toxic/NSFW
+content (whether it was requested is the labeller's call). Output order = input order.
 """
 
 from __future__ import annotations
