@@ -262,13 +262,12 @@ def check_constrained_response(response: str, kwargs: dict[str, Any] | None = No
 
 def check_json(response: str, kwargs: dict[str, Any] | None = None,
                iid: str | None = "detectable_format:json_format") -> CheckResult:
-    """The stripped response, less one leading ```json / ``` fence and a trailing ```, parses."""
+    """The stripped response, less leading ```json / ``` fences and one trailing ```, parses."""
     a = len(response) - len(response.lstrip())
     body = response.strip()
-    for fence in ("```json", "```Json", "```JSON", "```"):
+    for fence in ("```json", "```Json", "```JSON", "```"):  # removed one after the other, as officially
         if body.startswith(fence):
             body, a = body[len(fence):], a + len(fence)
-            break
     if body.endswith("```"):
         body = body[:-3]
     a += len(body) - len(body.lstrip())
@@ -291,7 +290,11 @@ def check_multiple_sections(response: str, kwargs: dict[str, Any],
     markers (case-sensitive, as the official checker)."""
     splitter = str(kwargs.get("section_spliter") or "Section").strip()
     target = int(kwargs["num_sections"])
-    marks = [m.span() for m in re.finditer(r"\s?" + re.escape(splitter) + r"\s?\d+\s?", response)]
+    try:  # the splitter is used as a regular expression, as officially
+        pattern = re.compile(r"\s?" + splitter + r"\s?\d+\s?")
+    except re.error:
+        pattern = re.compile(r"\s?" + re.escape(splitter) + r"\s?\d+\s?")
+    marks = [m.span() for m in pattern.finditer(response) if m.end() > m.start()]
     passed = len(marks) >= target
     note = f"{len(marks)} sections marked '{splitter} N', asked at least {target}"
     ev = [span(response, *_strip_span(response, a, b), note) for a, b in marks] or whole(response, note)
