@@ -39,7 +39,7 @@ import pandas as pd
 from . import OmaError
 from .blinding import CodeMap
 from .rubric import RUBRIC, Question, Rubric
-from .rubric.rule import derived_labels
+from .rubric.rule import contradictions, derived_labels, version_of
 
 FRAME_COLUMNS = ["task", "worker", "question", "label", "annotation", "completion", "prompt", "model",
                  "lead_time", "created_at", "ground_truth"]
@@ -232,6 +232,14 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
     if not any(qs[n].kind in ("single", "multi", "rating") for n in clean):
         acc.drop("annotation", task_id, ann_id, worker, "result", "no usable answer to any rubric question")
         return
+    if kind == "review":
+        # Label Studio enforces `required` only on visible controls and API submissions bypass
+        # it: answers that contradict each other are reported, never counted.
+        why = contradictions(clean, r)
+        if why:
+            acc.drop("annotation", task_id, ann_id, worker, why[0].split(":")[0].split(" ")[0],
+                     f"contradictory answers (rubric {version_of(clean, r)}): " + "; ".join(why))
+            return
     acc.n_used += 1
     out: list[tuple[str, str]] = []
     for name, q in qs.items():
