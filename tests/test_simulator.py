@@ -13,14 +13,16 @@ from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import prepare, push, read_jsonl
 from oma_analysis.labelstudio.simulator import SimLabeller, consistent_answers, simulate_annotations, truth_from_codemap
-from oma_analysis.rubric import RUBRIC, effective_verdict
+from oma_analysis.rubric import RUBRIC, contradictions, effective_verdict, version_of
 
 
 def test_consistent_answers_map_back_through_the_rule():
     rng = np.random.default_rng(1)
     for verdict in ("clearly_misaligned", "ambiguous", "clearly_aligned"):
-        for f in RUBRIC.failure_types.choices:
-            assert effective_verdict(consistent_answers(verdict, f.id, rng)) == verdict
+        for f in RUBRIC.failure_types.choices + RUBRIC.hard_constraints.active:
+            a = consistent_answers(verdict, f.id, rng)
+            assert effective_verdict(a) == verdict, (verdict, f.id, a)
+            assert not contradictions(a) and version_of(a) == RUBRIC.version
 
 
 def test_simulated_labellers_in_label_studio(label_studio, tmp_path):
