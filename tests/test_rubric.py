@@ -72,8 +72,9 @@ def _shortest_path(xml: str, answers: dict) -> int:
 
 
 def test_gates_keep_the_form_short():
-    from oma_analysis.labelstudio.simulator import consistent_answers
     import numpy as np
+
+    from oma_analysis.labelstudio.simulator import consistent_answers
 
     rng = np.random.default_rng(0)
     aligned = consistent_answers("clearly_aligned", "lower_quality", rng)

@@ -29,7 +29,6 @@ from ..rubric import RUBRIC, contradictions
 from .client import with_retries
 
 
-
 def failure_item(failure: str) -> str:
     """The checklist item a simulated labeller ties a failure to: the first relevant capable item
     the rubric offers for it (real labellers agree on the item far more often than chance, so the

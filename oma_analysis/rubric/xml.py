@@ -62,9 +62,10 @@ def _when(tag: str, *values: str) -> str:
 
 def _policy(r: Rubric, policy: tuple[str, str] | None) -> list[str]:
     version, text = policy or r.usage_policy
+    title = f"Usage policy of this run (version {version}): open to judge prohibited use"
     return [
         '    <Collapse>',
-        f'      <Panel value={quoteattr(f"Usage policy of this run (version {version}): open to judge prohibited use")}>',
+        f"      <Panel value={quoteattr(title)}>",
         f"        <Text {_attrs(name='usage_policy', value=text)}/>",
         "      </Panel>",
         "    </Collapse>",
