@@ -132,7 +132,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
-        build_report(loaded, work / "report", res.export, progress=True)
+        build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path)
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))

@@ -209,7 +209,10 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
     m = RUBRIC.MISALIGNMENT
     q = frame["question"].astype("string")
     derived = (q == m) | q.str.startswith(m + ".").fillna(False)
-    known = set(profile["model"]) if len(profile) else set()
+    generic = generic_capability()
+    # Models whose profile is the generic list would get their labels back unchanged: skip them.
+    known = {mdl for mdl in (set(profile["model"]) if len(profile) else set())
+             if capability_map(profile, mdl) != generic}
     model = frame["model"].astype("string")
     touch = model.isin(known).fillna(False).to_numpy()
     overall_rows = frame[(q == m).to_numpy() & touch]

@@ -170,3 +170,41 @@ def test_oma_rates_applies_the_declared_profile(tmp_path):
     without, _ = lower("--no-profile")
     assert without == {"tiny-base": 0.75, "big-chat": 0.75}
     assert with_profile == {"tiny-base": 0.25, "big-chat": 0.75}  # declarations only: no evidence here
+
+
+def test_report_shows_the_profile_and_the_verdicts_it_changed(tmp_path):
+    from oma_analysis.report import build_report
+
+    export, cmap, _ = _export(tmp_path)
+    rep = build_report(read_input(export, cmap), tmp_path / "rep", export, progress=False, codemap=cmap)
+    sec = rep["profiles"]
+    assert sec["evidence"] == "declarations only"
+    ch = {r["model"]: r for r in sec["changes"]}
+    assert ch["tiny-base"]["changed"] == 4 and "big-chat" not in ch  # big-chat's profile is the generic list
+    rates = {r["model"]: r["lower"] for r in rep["rates"] if r["question"] == R.MISALIGNMENT}
+    assert rates == {"tiny-base": 0.25, "big-chat": 0.75}
+    declared = {(r["model"], r["item"]) for r in sec["profile"] if r["status"] == "not_capable"}
+    assert ("tiny-base", "clarify_or_idk") in declared and ("big-chat", "clarify_or_idk") not in declared
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "Capability profiles" in html and "Verdicts the profile changed" in html
+
+
+def test_intent_no_with_no_failure_and_aligned_verdict_is_listed(tmp_path):
+    from oma_analysis.inconsistencies import intent_inconsistencies
+
+    def ann(i, *res):
+        return {"id": i, "completed_by": {"id": i, "email": f"w{i}@x"}, "result": list(res)}
+
+    base = [_choice(R.hard_constraint_gate, "no")]
+    detail = R.intent_details[0].name
+    tasks = [{"id": 1, "data": {"completion": "x", "completion_code": "c1", "prompt_id": "p"}, "annotations": [
+        ann(1, *base, _choice(R.intent_gate.name, "partly"), _choice(detail, "no"), _choice(R.verdict.question, CA)),
+        ann(2, *base, _choice(R.intent_gate.name, "yes"), _choice(R.verdict.question, CA)),
+        ann(3, *base, _choice(R.intent_gate.name, "no"), _choice(detail, "no"),
+            _choice(R.failure_types.question, "lower_quality"), _choice(R.capable_question("lower_quality"), "no"),
+            _choice(R.distinguishable_question("lower_quality"), "yes"), _choice(R.verdict.question, CA)),
+        ann(4, *base, _choice(R.intent_gate.name, "no"), _choice(R.verdict.question, AMB)),
+    ]}]
+    (tmp_path / "e.json").write_text(json.dumps(tasks))
+    got = intent_inconsistencies(read_input(tmp_path / "e.json").frame)
+    assert got[["annotation", "question"]].values.tolist() == [[1, detail]]
