@@ -112,12 +112,11 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
 
     The capability profiles (declarations from ``codemap``'s model metadata, plus ``evidence``) are
     applied to ``loaded.frame`` first, so every rate below is computed with them."""
-    from .profiles import profiles_section
-
     from tqdm.auto import tqdm
 
     from . import plots
     from .html import render
+    from .profiles import profiles_section
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
