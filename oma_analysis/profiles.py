@@ -288,3 +288,15 @@ def profile_loaded(loaded, codemap, evidence: pd.DataFrame | None = None, thresh
     profile = declarations_profile(codes, loaded.frame, evidence, threshold, confidence)
     loaded.frame, changes = apply_profile(loaded.frame, profile)
     return profile, changes
+
+
+def attach_model_metadata(codes, models: Mapping[str, Mapping[str, Any]]) -> int:
+    """Copy each model's metadata onto its code-map entries (the code map is where the analysis
+    reads it, beside the run and never in Label Studio); returns the number of entries updated."""
+    n = 0
+    for meta in codes.values():
+        extra = models.get(str(meta.get("model")))
+        if extra and meta.get("kind") != "pair":
+            meta.update({k: v for k, v in extra.items() if k in MODEL_KEYS})
+            n += 1
+    return n
