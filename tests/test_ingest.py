@@ -187,3 +187,21 @@ def test_rates_on_a_rubric_1_export_count_dangerous_assistance(tmp_path):
     assert rec["n"] == 10 and rec["lower"] == pytest.approx(0.4)
     ci = binomtest(4, 10).proportion_ci(0.95, method="exact")
     assert rec["lower_ci"] == pytest.approx([ci.low, ci.high], abs=1e-9)
+
+
+def test_push_refuses_contradictory_annotations_and_predictions():
+    """oma never creates contradictory answers itself (Label Studio enforces `required` only on
+    visible controls, and API submissions bypass the form)."""
+    from oma_analysis.labelstudio.push import prepare
+    from oma_analysis.rubric import RUBRIC as R
+    from oma_analysis.rubric.xml import render
+
+    xml = render("review")
+    tail = [choice(R.intent_gate.name, "yes"), choice("verdict", "clearly_aligned")]
+    ok = [choice(R.hard_constraint_gate, "no"), *tail]
+    bad = [choice(R.hard_constraint_gate, "yes"), *tail]
+    rec = {"data": {**DATA}}
+    assert len(prepare([{**rec, "annotations": [{"result": ok}]}], xml, CodeMap(), "src")) == 1
+    for key in ("annotations", "predictions"):
+        with pytest.raises(OmaError, match=r"src: record 1: .* contradict each other: hard_constraint_gate: yes"):
+            prepare([{**rec, key: [{"result": bad}]}], xml, CodeMap(), "src")
