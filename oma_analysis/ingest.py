@@ -624,9 +624,10 @@ def _join_models(frame: pd.DataFrame, codemap) -> None:
         return
     codes = codemap if isinstance(codemap, CodeMap) else CodeMap.load(codemap)
     models = codes.models()
-    frame["model"] = frame["completion"].astype("string").map(models).astype(frame["model"].dtype
-                                                                              if len(frame) > 100_000
-                                                                              else "string")
+    # Large frames hold categoricals; casting to the placeholder column's (empty) categorical dtype
+    # would turn every model into NaN, so build the categories from the joined names.
+    joined = frame["completion"].astype("string").map(models)
+    frame["model"] = joined.astype("category" if len(frame) > 100_000 else "string")
 
 
 def load_long(path: str | Path, codemap=None) -> Loaded:

@@ -30,6 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import OmaError
@@ -215,32 +216,39 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
              if capability_map(profile, mdl) != generic}
     model = frame["model"].astype("string")
     touch = model.isin(known).fillna(False).to_numpy()
-    overall_rows = frame[(q == m).to_numpy() & touch]
-    changes = []
-    if not len(overall_rows):
+    if not ((q == m).fillna(False).to_numpy(dtype=bool) & touch).any():
         return frame, pd.DataFrame(columns=CHANGE_COLUMNS)
     key = frame["annotation"].astype("string").fillna(frame["task"].astype("string") + "|" +
-                                                      frame["worker"].astype("string"))
+                                                      frame["worker"].astype("string")).to_numpy(dtype=object)
     multi = frozenset(x.name for x in RUBRIC.task_questions("review") if x.kind == "multi")
     rank = {v: i for i, v in enumerate(reversed(RUBRIC.verdict_ids))}
-    raw = frame[touch & ~derived.to_numpy()]
-    raw_key = key[touch & ~derived.to_numpy()]
-    groups = {k: g for k, g in raw.groupby(raw_key.to_numpy(), sort=False)}
-    src: list = []  # for each new row, the frame row whose annotation columns it repeats
+    qs = q.to_numpy(dtype=object)
+    labs = frame["label"].astype("string").to_numpy(dtype=object)
+    models = model.to_numpy(dtype=object)
+    # Rows of one annotation, found by sorting positions by annotation key once (a DataFrame per
+    # annotation would cost seconds per 10,000 annotations).
+    raw_pos = np.flatnonzero(touch & ~derived.to_numpy())
+    order = raw_pos[np.argsort(key[raw_pos], kind="stable")]
+    sk = key[order]
+    cut = np.flatnonzero(sk[1:] != sk[:-1]) + 1 if len(sk) else np.empty(0, dtype=int)
+    starts, ends = np.r_[0, cut], np.r_[cut, len(sk)]
+    spans = {sk[a]: order[a:b] for a, b in zip(starts, ends, strict=True)} if len(sk) else {}
+    src: list[int] = []  # for each new row, the frame row whose annotation columns it repeats
     new_q: list[str] = []
     new_lab: list[str] = []
     per_model: dict[str, list[int]] = {}
     caps = {mdl: capability_map(profile, mdl) for mdl in known}
     cache: dict[tuple, dict[str, str]] = {}
-    for k, old in zip(key[overall_rows.index].to_numpy(), overall_rows["label"].astype(str), strict=True):
-        rows = groups.get(k)
+    for pos in np.flatnonzero((q == m).fillna(False).to_numpy(dtype=bool) & touch):
+        rows = spans.get(key[pos])
         if rows is None:
             continue
-        mdl = str(rows["model"].iloc[0])
-        answers = _answers(rows["question"].astype(str), rows["label"].astype(str), multi, RUBRIC.yes)
-        ck = (mdl, tuple(sorted((a, tuple(v) if isinstance(v, list) else v) for a, v in answers.items())))
+        old = str(labs[pos])
+        mdl = str(models[rows[0]])
+        ck = (mdl, tuple(qs[rows]), tuple(labs[rows]))
         labels = cache.get(ck)
         if labels is None:
+            answers = _answers(ck[1], ck[2], multi, RUBRIC.yes)
             labels = cache[ck] = derived_labels(answers, capability=caps[mdl])
         c = per_model.setdefault(mdl, [0, 0, 0, 0])
         c[0] += 1
@@ -248,13 +256,14 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
         if new != old:
             c[1] += 1
             c[2 if rank[new] > rank[old] else 3] += 1
-        src += [rows.index[0]] * len(labels)
+        src += [int(rows[0])] * len(labels)
         new_q += list(labels)
         new_lab += list(labels.values())
+    groups = spans
     replaced = set(groups)
-    drop = derived.to_numpy() & key.isin(replaced).to_numpy()
+    drop = derived.to_numpy() & pd.Series(key).isin(replaced).to_numpy()
     kept = frame[~drop]
-    add = frame.loc[src].reset_index(drop=True)  # keeps every column's dtype
+    add = frame.iloc[src].reset_index(drop=True)  # keeps every column's dtype
     for col, values in (("question", new_q), ("label", new_lab)):
         dt = frame[col].dtype
         if isinstance(dt, pd.CategoricalDtype):  # the loader's large-frame dtype: compare as strings

@@ -205,3 +205,19 @@ def test_push_refuses_contradictory_annotations_and_predictions():
     for key in ("annotations", "predictions"):
         with pytest.raises(OmaError, match=r"src: record 1: .* contradict each other: hard_constraint_gate: yes"):
             prepare([{**rec, key: [{"result": bad}]}], xml, CodeMap(), "src")
+
+
+def test_models_are_joined_on_large_frames(tmp_path):
+    """Above 100,000 rows the loader switches to categoricals; the code-map join must survive it."""
+    from oma_analysis.rubric import RUBRIC as R
+
+    res = [choice(R.hard_constraint_gate, "no"), choice(R.intent_gate.name, "no"),
+           choice(R.failure_types.question, "lower_quality"), choice(R.capable_question("lower_quality"), "yes"),
+           choice(R.distinguishable_question("lower_quality"), "yes"), choice("verdict", "clearly_misaligned")]
+    tasks = [task(i, ann(i, "a@x", *res), data={**DATA, "completion_code": f"c{i % 2}"}) for i in range(1, 1601)]
+    cmap = tmp_path / "codemap.json"
+    cmap.write_text(json.dumps({"c0": {"model": "m0"}, "c1": {"model": "m1"}}))
+    got = read_input(write(tmp_path, tasks), cmap)
+    assert len(got.frame) > 100_000
+    assert got.frame["model"].astype(str).value_counts().to_dict() == {"m0": len(got.frame) // 2,
+                                                                       "m1": len(got.frame) // 2}
