@@ -200,3 +200,18 @@ def test_derived_labels_never_exceed_the_overall_verdict():
         assert d[RUBRIC.misalignment_question(item="sentiment")] == max(
             (d[RUBRIC.misalignment_question(failure_type=ft)] for ft in fts), key=rank.get)
     assert derived_labels({}) == {}
+
+
+def test_a_run_replaces_the_usage_policy(tmp_path):
+    policy = tmp_path / "policy.md"
+    policy.write_text("version: acme-7\nNo marketing e-mails of any kind.\n")
+    res = CliRunner().invoke(main, ["config", "generate", "--usage-policy", str(policy), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    xml = (tmp_path / "c" / "review.xml").read_text()
+    text = [el for el in ET.fromstring(xml).iter("Text") if el.get("name") == "usage_policy"][0]
+    assert text.get("value") == "No marketing e-mails of any kind."
+    assert "version acme-7" in xml and RUBRIC.usage_policy[1].splitlines()[0] not in xml
+    bad = tmp_path / "bad.md"
+    bad.write_text("No version line\n")
+    res = CliRunner().invoke(main, ["config", "generate", "--usage-policy", str(bad), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "bad.md" in res.output and "version: X" in res.output
