@@ -63,6 +63,8 @@ class Loaded:
     format: str
     n_tasks: int = 0
     n_predictions: int = 0
+    #: Review annotations used, by the rubric version they were made with (1.0 exports stay readable).
+    rubric_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_dropped(self) -> int:
@@ -73,7 +75,7 @@ class Loaded:
         return {"source": self.source, "format": self.format, "tasks": self.n_tasks,
                 "annotations_read": self.n_read, "used": self.n_used, "dropped": self.n_dropped,
                 "dropped_by_reason": {f"{lv}: {r}": int(n) for (lv, r), n in reasons.items()},
-                "rows": len(self.frame)}
+                "rows": len(self.frame), "rubric_versions": dict(sorted(self.rubric_versions.items()))}
 
 
 # Per-annotation columns; each frame row repeats its annotation's values.
@@ -103,6 +105,7 @@ class _Acc:
     n_tasks: int = 0
     n_predictions: int = 0
     seen_annotations: set = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)
 
     def drop(self, level: str, task, annotation, worker, fld, reason: str) -> None:
         self.dropped.append((self.source, level, _s(task), annotation, _s(worker), fld, reason))
@@ -241,6 +244,9 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
                      f"contradictory answers (rubric {version_of(clean, r)}): " + "; ".join(why))
             return
     acc.n_used += 1
+    if kind == "review":
+        v = version_of(clean, r)
+        acc.versions[v] = acc.versions.get(v, 0) + 1
     out: list[tuple[str, str]] = []
     for name, q in qs.items():
         if q.kind == "single" or q.kind == "rating":
@@ -616,7 +622,7 @@ def load_export(path: str | Path, codemap: str | Path | CodeMap | None = None, *
                   texts=pd.DataFrame(acc.texts, columns=TEXT_COLUMNS),
                   spans=pd.DataFrame(acc.spans, columns=SPAN_COLUMNS),
                   n_read=acc.n_read, n_used=acc.n_used, source=str(path), format=fmt,
-                  n_tasks=acc.n_tasks, n_predictions=acc.n_predictions)
+                  n_tasks=acc.n_tasks, n_predictions=acc.n_predictions, rubric_versions=acc.versions)
 
 
 def _join_models(frame: pd.DataFrame, codemap) -> None:

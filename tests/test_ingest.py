@@ -154,6 +154,7 @@ def test_contradictions_in_an_export_are_dropped_with_a_reason(tmp_path):
                 choice(R.intent_gate.name, "yes"), choice("verdict", R.verdict_ids[1]))
     got = read_input(write(tmp_path, [task(1, ok_v1, none_beside, gate_without_list, failure_without_answers, ok_v2)]))
     assert got.n_read == 5 and got.n_used == 2 and got.n_used + got.n_dropped == got.n_read
+    assert got.summary()["rubric_versions"] == {"1.0.0": 1, R.version: 1}
     reasons = got.dropped.set_index("annotation")["reason"].to_dict()
     assert "contradictory answers (rubric 1.0.0)" in reasons[2] and "none of these" in reasons[2]
     assert "no hard constraint ticked" in reasons[3]

@@ -97,6 +97,14 @@ def test_gates_keep_the_form_short():
                 got = a.get(tag)
                 got = got if isinstance(got, list) else [got]
                 assert set(got) & set(values), (name, tag, values, got)
+    # ... and every required control visible under those answers is answered: nothing else is needed.
+    for a in (aligned, one):
+        for el in root.iter("Choices"):
+            if el.get("required") != "true":
+                continue
+            visible = all(set(a.get(tag) if isinstance(a.get(tag), list) else [a.get(tag)]) & set(values)
+                          for tag, values in hidden_when.get(el.get("name"), []))
+            assert not visible or el.get("name") in a, (el.get("name"), a)
 
 
 def test_checklist_matches_the_seed_lists():
