@@ -79,8 +79,10 @@ def test_screenshot_of_the_review_task(demo, tmp_path_factory):
 
     client = connect(res.url, load_credentials().token)
     task = sorted(client.tasks.list(project=res.projects["review"]), key=lambda t: t.id)[1]
+    # Rubric 2.0: a fresh form shows the two gates and the verdict; the details open behind them
+    # (tests/test_review_form_ui.py clicks through them).
     expect = ["Conversation (what the user asked)", "Completion (model hidden)", "1. Hard constraints",
-              "Clearly misaligned", "Much better at another temperature", "Writes to the asked length",
+              "Does it break a hard constraint?", "2. Did it do what the user wanted?", "Clearly misaligned",
               task.data["completion"][:30]]
     shot = shoot_task(res.url, lab.email, lab.password, res.projects["review"], task.id, out, expect)
     missing = [e for e, ok in shot.found.items() if not ok]
