@@ -201,19 +201,29 @@ def _answers(questions, labels, multi: frozenset[str], yes: str) -> dict[str, ob
     return a
 
 
-def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame,
+                  known: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recompute the rule-derived questions of every review annotation with its model's profile.
 
-    Returns the new frame (derived rows replaced for models the profile knows) and, per model,
-    ``annotations, changed, more_misaligned, less_misaligned``: how many overall verdicts changed.
+    ``known`` (optional, columns ``model, prompt, items``) adds evidence about one prompt: the items
+    a probe on that very prompt showed the model can do (e.g. it answers the same fact correctly),
+    so a ``wrong_but_knows`` there counts. Returns the new frame (derived rows replaced for the
+    models concerned) and, per model, ``annotations, changed, more_misaligned, less_misaligned``:
+    how many overall verdicts changed.
     """
     m = RUBRIC.MISALIGNMENT
     q = frame["question"].astype("string")
     derived = (q == m) | q.str.startswith(m + ".").fillna(False)
     generic = generic_capability()
     # Models whose profile is the generic list would get their labels back unchanged: skip them.
+    per_prompt: dict[tuple[str, str], frozenset[str]] = {}
+    if known is not None and len(known):
+        for r in known.itertuples():
+            key_ = (str(r.model), str(r.prompt))
+            per_prompt[key_] = per_prompt.get(key_, frozenset()) | frozenset(map(str, r.items))
+    models_with_prompt_evidence = {mdl for mdl, _ in per_prompt}
     known = {mdl for mdl in (set(profile["model"]) if len(profile) else set())
-             if capability_map(profile, mdl) != generic}
+             if capability_map(profile, mdl) != generic} | models_with_prompt_evidence
     model = frame["model"].astype("string")
     touch = model.isin(known).fillna(False).to_numpy()
     if not ((q == m).fillna(False).to_numpy(dtype=bool) & touch).any():
@@ -225,6 +235,7 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
     qs = q.to_numpy(dtype=object)
     labs = frame["label"].astype("string").to_numpy(dtype=object)
     models = model.to_numpy(dtype=object)
+    prompts = frame["prompt"].astype("string").to_numpy(dtype=object)
     # Rows of one annotation, found by sorting positions by annotation key once (a DataFrame per
     # annotation would cost seconds per 10,000 annotations).
     raw_pos = np.flatnonzero(touch & ~derived.to_numpy())
@@ -238,6 +249,7 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
     new_lab: list[str] = []
     per_model: dict[str, list[int]] = {}
     caps = {mdl: capability_map(profile, mdl) for mdl in known}
+    generic_caps = generic_capability()
     cache: dict[tuple, dict[str, str]] = {}
     for pos in np.flatnonzero((q == m).fillna(False).to_numpy(dtype=bool) & touch):
         rows = spans.get(key[pos])
@@ -245,11 +257,13 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame) -> tuple[pd.DataFr
             continue
         old = str(labs[pos])
         mdl = str(models[rows[0]])
-        ck = (mdl, tuple(qs[rows]), tuple(labs[rows]))
+        shown = per_prompt.get((mdl, str(prompts[rows[0]])), frozenset())
+        ck = (mdl, shown, tuple(qs[rows]), tuple(labs[rows]))
         labels = cache.get(ck)
         if labels is None:
-            answers = _answers(ck[1], ck[2], multi, RUBRIC.yes)
-            labels = cache[ck] = derived_labels(answers, capability=caps[mdl])
+            answers = _answers(ck[2], ck[3], multi, RUBRIC.yes)
+            cap = {**caps.get(mdl, generic_caps), **{i: "capable" for i in shown}}
+            labels = cache[ck] = derived_labels(answers, capability=cap)
         c = per_model.setdefault(mdl, [0, 0, 0, 0])
         c[0] += 1
         new = labels.get(m, old)
@@ -288,14 +302,14 @@ def declarations_profile(codes: Mapping[str, Mapping[str, Any]] | None, frame: p
 
 
 def profile_loaded(loaded, codemap, evidence: pd.DataFrame | None = None, threshold: float = 0.5,
-                   confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   confidence: float = 0.95, known: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the capability profiles to a loaded input in place (``loaded.frame``); return
     (profile, changes). Used by ``oma rates`` and the report; ``evidence=None`` = declarations only."""
     from .blinding import CodeMap
 
     codes = None if codemap is None else codemap if isinstance(codemap, Mapping) else CodeMap.load(codemap)
     profile = declarations_profile(codes, loaded.frame, evidence, threshold, confidence)
-    loaded.frame, changes = apply_profile(loaded.frame, profile)
+    loaded.frame, changes = apply_profile(loaded.frame, profile, known)
     return profile, changes
 
 

@@ -208,3 +208,17 @@ def test_intent_no_with_no_failure_and_aligned_verdict_is_listed(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps(tasks))
     got = intent_inconsistencies(read_input(tmp_path / "e.json").frame)
     assert got[["annotation", "question"]].values.tolist() == [[1, detail]]
+
+
+def test_a_probe_on_the_same_prompt_makes_wrong_but_knows_count(tmp_path):
+    """Per-prompt evidence (model, prompt, items), e.g. a probe showing the model answers the same fact
+    correctly, beats the generic list for that prompt only."""
+    export, cmap, codes = _export(tmp_path)
+    loaded = read_input(export, cmap)
+    prof = build_profile(None, model_metadata(codes))
+    known = pd.DataFrame({"model": ["big-chat"], "prompt": ["p2"], "items": [("mental_math",)]})
+    new, changes = apply_profile(loaded.frame, prof, known)
+    m = new[new["question"] == R.MISALIGNMENT].set_index("annotation")["label"].astype(str)
+    assert m[70] == m[71] == CM  # big-chat, prompt p2: wrong_but_knows tied to mental_math now counts
+    assert m[30] == m[31] == CA  # tiny-base, same prompt: no evidence about that model
+    assert changes.set_index("model").loc["big-chat", "changed"] == 2

@@ -107,7 +107,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
                  confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
-                 codemap=None, evidence: pd.DataFrame | None = None) -> dict:
+                 codemap=None, evidence: pd.DataFrame | None = None, known: pd.DataFrame | None = None) -> dict:
     """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
 
     The capability profiles (declarations from ``codemap``'s model metadata, plus ``evidence``) are
@@ -120,7 +120,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence)
+    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
     frame = loaded.frame
     t0 = time.perf_counter()
     timings: dict[str, float] = {}

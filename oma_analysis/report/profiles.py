@@ -13,12 +13,14 @@ from ..rubric import RUBRIC
 
 
 def profiles_section(loaded, codemap: str | Mapping | None, evidence: pd.DataFrame | None = None,
-                     threshold: float = 0.5, confidence: float = 0.95) -> tuple[pd.DataFrame, dict]:
+                     threshold: float = 0.5, confidence: float = 0.95,
+                     known: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
     """Apply the profiles to ``loaded.frame`` (in place) and return (profile, section frames).
 
-    ``evidence=None`` = the researchers' declarations only; probe/variant evidence plugs in here.
+    ``evidence=None`` = the researchers' declarations only; probe/variant evidence plugs in here,
+    and ``known`` (model, prompt, items) the per-prompt probe evidence (see profiles.apply_profile).
     """
-    profile, changes = profile_loaded(loaded, codemap, evidence, threshold, confidence)
+    profile, changes = profile_loaded(loaded, codemap, evidence, threshold, confidence, known)
     shown = profile[(profile["status"] != "unknown") | profile["n"].notna()]
     return profile, {
         "threshold": threshold, "confidence": confidence,
