@@ -323,3 +323,16 @@ def attach_model_metadata(codes, models: Mapping[str, Mapping[str, Any]]) -> int
             meta.update({k: v for k, v in extra.items() if k in MODEL_KEYS})
             n += 1
     return n
+
+
+def auto_evidence(table: pd.DataFrame | str) -> pd.DataFrame:
+    """Evidence rows (source ``auto``) from ``oma capabilities``' table (columns ``model, item,
+    best_variant, n, passes``): k passes of n automatically judged probes under the best variant."""
+    t = pd.read_csv(table) if isinstance(table, str) else table
+    missing = [c for c in ("model", "item", "best_variant", "n", "passes") if c not in t.columns]
+    if missing:
+        raise OmaError(f"capabilities table: missing column(s) {missing}")
+    return pd.DataFrame({"model": t["model"].astype(str), "item": t["item"].astype(str), "source": "auto",
+                         "k": t["passes"].astype(int), "n": t["n"].astype(int),
+                         "detail": "automatic checks, best variant " + t["best_variant"].astype(str)},
+                        columns=EVIDENCE_COLUMNS)

@@ -222,3 +222,18 @@ def test_a_probe_on_the_same_prompt_makes_wrong_but_knows_count(tmp_path):
     assert m[70] == m[71] == CM  # big-chat, prompt p2: wrong_but_knows tied to mental_math now counts
     assert m[30] == m[31] == CA  # tiny-base, same prompt: no evidence about that model
     assert changes.set_index("model").loc["big-chat", "changed"] == 2
+
+
+def test_capabilities_table_becomes_auto_evidence(tmp_path):
+    from oma_analysis.capabilities import Row, write_table
+    from oma_analysis.profiles import auto_evidence
+
+    rows = [Row("big-chat", "sentence_count", "doc", 20, 19, 0.95, 0.76, 0.99, True, 0, "{}"),
+            Row("big-chat", "correct_length", "chat", 4, 2, 0.5, 0.15, 0.85, False, 0, "{}")]
+    write_table(rows, tmp_path / "cap.csv")
+    ev = auto_evidence(str(tmp_path / "cap.csv"))
+    assert ev[["item", "source", "k", "n"]].values.tolist() == [["sentence_count", "auto", 19, 20],
+                                                                ["correct_length", "auto", 2, 4]]
+    prof = build_profile(ev, META)
+    assert status(prof, "big-chat", "sentence_count") == "capable"
+    assert status(prof, "big-chat", "correct_length") == "unknown"
