@@ -35,13 +35,23 @@ def register(group: click.Group) -> None:
     @click.option("--breakdown", type=click.Choice(["overall", "failure", "item", "all"]), default="overall",
                   show_default=True, help="Also per failure type / capability item.")
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-    def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json):
+    @click.option("--profile/--no-profile", "use_profile", default=True, show_default=True,
+                  help="Apply each model's capability profile (declarations by size class and regime, "
+                       "from the code map's model metadata).")
+    def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json, use_profile):
         """Lower (clearly misaligned) and upper (or ambiguous) rates per model, with intervals."""
         from ..aggregate import aggregate, split_verdict_rows
         from ..inputs import load, report_dropped
         from ..rates import bounded_rates, rates_records
 
         loaded = load(input_path, codemap)
+        if use_profile and codemap:
+            from ..profiles import profile_loaded
+
+            _, changes = profile_loaded(loaded, codemap)
+            for r in changes.itertuples():
+                click.echo(f"oma: capability profile of {r.model}: {r.changed} of {r.annotations} verdicts "
+                           "changed", err=True)
         qs = _questions(loaded.frame, breakdown, question)
         _, bad = split_verdict_rows(loaded.frame, qs)
         report_dropped(input_path, bad, "label(s)")

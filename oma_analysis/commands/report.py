@@ -22,5 +22,6 @@ def register(group: click.Group) -> None:
         from ..report import build_report
 
         loaded = load(input_path, codemap)
-        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet)
+        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,
+                     codemap=codemap)
         click.echo(f"{out_dir}/report.html")

@@ -106,15 +106,21 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
-                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True) -> dict:
-    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON."""
+                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
+                 codemap=None, evidence: pd.DataFrame | None = None, known: pd.DataFrame | None = None) -> dict:
+    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
+
+    The capability profiles (declarations from ``codemap``'s model metadata, plus ``evidence``) are
+    applied to ``loaded.frame`` first, so every rate below is computed with them."""
     from tqdm.auto import tqdm
 
     from . import plots
     from .html import render
+    from .profiles import profiles_section
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
     frame = loaded.frame
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -196,6 +202,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "disagreements": _records(dis),
         "dropped": _records(loaded.dropped.head(200)) if len(loaded.dropped) else [],
         "bad_labels": _records(bad.head(200)),
+        "profiles": {k: _records(v) if isinstance(v, pd.DataFrame) else v for k, v in prof.items()},
     }
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")

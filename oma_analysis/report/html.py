@@ -99,6 +99,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if any(r.get("kappa_paradox") for r in a["by_question"]):
         parts.append('<p class="note">Prevalence below 10 %: kappa and alpha are depressed by the kappa '
                      "paradox; read AC1 and positive agreement beside them.</p>")
+    from .profiles import render_profiles
+
+    parts.append(render_profiles(report.get("profiles"), _table))
     parts.append("<h2>Labellers</h2>" + _img(figs["labellers"], "labeller heatmap"))
     parts.append("<h3>Screening</h3>" + _table(report["screening"]))
     parts.append("<h3>Dawid–Skene confusion matrices</h3><p>Rows: true class, columns: label given. "
