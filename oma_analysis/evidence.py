@@ -120,7 +120,7 @@ def variant_evidence(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     ticks = pd.DataFrame({"task": ticks["task"].astype("string").to_numpy(),
                           "worker": ticks["worker"].astype("string").to_numpy(),
                           "aspect": ticks["question"].astype("string").str.slice(len(aq) + 1).to_numpy(),
-                          "ticked": (ticks["label"].astype("string") == "yes").to_numpy()})  # multi-choice rows are yes/no
+                          "ticked": (ticks["label"].astype("string") == "yes").to_numpy()})  # multi-choice: yes/no
     ticks = ticks[ticks["ticked"] & ticks["aspect"].isin(list(mapping))]
     judged = comparison_judgements(scores)[["comparison", "gap_lower"]]
     d = scores.merge(ticks, on=["task", "worker"]).merge(judged, on="comparison")
