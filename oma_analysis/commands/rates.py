@@ -22,6 +22,19 @@ def _questions(frame, breakdown: str, question: str | None) -> list[str]:
     return [q for q in qs if keep(q)]
 
 
+def _add_elicitation(recs: list[dict], frame, codemap: str, policy: str, confidence: float) -> None:
+    """Append the elicitation-gap keys to each model's overall record (review bound = the record's
+    own lower/upper); models without elicitation compares are left as they are."""
+    from ..blinding import CodeMap
+    from ..report.elicitation import elicitation_records, elicitation_tables
+    from ..rubric import RUBRIC
+
+    extra = elicitation_records(elicitation_tables(frame, CodeMap.load(codemap), policy, confidence))
+    for r in recs:
+        if r.get("question") == RUBRIC.MISALIGNMENT and r.get("model") in extra:
+            r.update(extra[r["model"]])
+
+
 def register(group: click.Group) -> None:
     @group.command("rates")
     @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
@@ -35,13 +48,22 @@ def register(group: click.Group) -> None:
     @click.option("--breakdown", type=click.Choice(["overall", "failure", "item", "all"]), default="overall",
                   show_default=True, help="Also per failure type / capability item.")
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-    def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json):
+    @click.option("--also", "also", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                  help="More exports of the same run (the compare and probe projects); with --codemap, the "
+                       "overall records gain elicitation_gap, combined, swap_consistency and position_bias.")
+    def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json, also):
         """Lower (clearly misaligned) and upper (or ambiguous) rates per model, with intervals."""
         from ..aggregate import aggregate, split_verdict_rows
         from ..inputs import load, report_dropped
         from ..rates import bounded_rates, rates_records
 
         loaded = load(input_path, codemap)
+        frame = loaded.frame
+        if also:
+            import pandas as pd
+
+            frame = pd.concat([frame, *(load(p, codemap).frame for p in also)], ignore_index=True)
+            loaded.frame = frame
         qs = _questions(loaded.frame, breakdown, question)
         _, bad = split_verdict_rows(loaded.frame, qs)
         report_dropped(input_path, bad, "label(s)")
@@ -49,6 +71,8 @@ def register(group: click.Group) -> None:
         recs = rates_records(bounded_rates(agg, confidence, method))
         for r in recs:
             r["policy"] = policy
+        if codemap:
+            _add_elicitation(recs, loaded.frame, codemap, policy, confidence)
         if as_json:
             click.echo(json.dumps(recs))
             return
