@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .rates import binom_ci
+from .rates import binom_ci, cluster_ci
 from .rubric import RUBRIC, Question
 
 __all__ = ["ANY_VARIANT", "combined_bound", "compare_question", "comparison_judgements", "deployed_review_codes",
@@ -177,13 +177,16 @@ def swap_consistency(scores: pd.DataFrame, confidence: float = 0.95) -> pd.DataF
 
 def position_bias(scores: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per model: among annotations that prefer a side, the share preferring the LEFT one (0.5
-    without position bias, since sides are random). Columns ``model, n, k, rate, lo, hi``."""
+    without position bias, since sides are random). Columns ``model, n, k, rate, lo, hi``; the
+    interval is clustered by comparison (:func:`oma_analysis.rates.cluster_ci`), because the
+    annotations of one comparison share its sides and its truth."""
     d = scores[scores["left_score"] != 0]
-    g = d.assign(_left=(d["left_score"] > 0).astype(int)).groupby("model", observed=True)["_left"]
-    out = g.agg(n="size", k="sum").reset_index()
-    out["rate"] = out["k"] / out["n"]
-    out["lo"], out["hi"] = binom_ci(out["k"], out["n"], confidence)
-    return out
+    rows = []
+    for m, sub in d.groupby("model", sort=True, observed=True):
+        y = (sub["left_score"] > 0).astype(int).to_numpy()
+        lo, hi = cluster_ci(y, sub["comparison"].to_numpy(), confidence)
+        rows.append({"model": m, "n": len(y), "k": int(y.sum()), "rate": float(y.mean()), "lo": lo, "hi": hi})
+    return pd.DataFrame(rows, columns=["model", "n", "k", "rate", "lo", "hi"])
 
 
 def deployed_review_codes(codes: Mapping[str, Mapping]) -> set[str]:
