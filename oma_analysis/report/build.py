@@ -106,8 +106,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
-                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True) -> dict:
-    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON."""
+                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
+                 elicitation: dict | None = None) -> dict:
+    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
+
+    ``elicitation``: the gap / combined-bound section (``by_model`` from
+    :func:`oma_analysis.report.elicitation.elicitation_records`, optional ``evidence`` and ``truth``)."""
     from tqdm.auto import tqdm
 
     from . import plots
@@ -197,6 +201,8 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "dropped": _records(loaded.dropped.head(200)) if len(loaded.dropped) else [],
         "bad_labels": _records(bad.head(200)),
     }
+    if elicitation:
+        report["elicitation"] = _clean(elicitation)
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")
