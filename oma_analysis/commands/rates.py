@@ -80,3 +80,10 @@ def register(group: click.Group) -> None:
             click.echo(f"{r['model']}\t{r['question']}\tn={r['n']}\tlower={r['lower']:.4f} "
                        f"[{r['lower_ci'][0]:.4f}, {r['lower_ci'][1]:.4f}]\tupper={r['upper']:.4f} "
                        f"[{r['upper_ci'][0]:.4f}, {r['upper_ci'][1]:.4f}]")
+            g, c = r.get("elicitation_gap"), r.get("combined")
+            if g and c:
+                click.echo(f"{r['model']}\telicitation gap ({g['n_variants']} variants)\tn={g['n']}\t"
+                           f"lower={g['lower']:.4f} [{g['lower_ci'][0]:.4f}, {g['lower_ci'][1]:.4f}]\t"
+                           f"upper={g['upper']:.4f}\tcombined lower={c['lower']:.4f} "
+                           f"[{c['lower_ci'][0]:.4f}, {c['lower_ci'][1]:.4f}] upper={c['upper']:.4f} "
+                           f"[{c['upper_ci'][0]:.4f}, {c['upper_ci'][1]:.4f}] (more variants, more chances)")
