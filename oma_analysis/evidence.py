@@ -39,7 +39,8 @@ import yaml
 from .elicitation import comparison_judgements, variant_scores
 from .rubric import RUBRIC, Question
 
-__all__ = ["EVIDENCE_COLUMNS", "aspect_items", "probe_evidence", "probe_questions", "variant_evidence"]
+__all__ = ["EVIDENCE_COLUMNS", "aspect_items", "known_facts", "probe_evidence", "probe_questions",
+           "variant_evidence"]
 
 EVIDENCE_COLUMNS = ["model", "item", "source", "k", "n", "detail"]
 
@@ -148,3 +149,24 @@ def variant_evidence(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     out["k"] = out["k"].astype(int)
     out["n"] = out["n"].astype(int)
     return out[EVIDENCE_COLUMNS].reset_index(drop=True)
+
+
+def known_facts(frame: pd.DataFrame, min_k: int = 1) -> pd.DataFrame:
+    """(model, prompt) pairs where a probe on that very prompt showed the model can do it: what
+    makes a ``wrong_but_knows`` on that prompt count (the model answers the same fact correctly
+    in another context). Columns ``model, prompt, items, k, n``.
+
+    >>> item_q, outcome_q = probe_questions()
+    >>> f = pd.DataFrame({"task": ["1", "1"], "worker": "w", "model": "m", "prompt": "p",
+    ...     "question": [item_q.name, outcome_q.name], "label": [item_q.choice_ids[0], outcome_q.choice_ids[0]]})
+    >>> known_facts(f)[["model", "prompt", "k", "n"]].values.tolist()
+    [['m', 'p', 1, 1]]
+    """
+    ev = probe_evidence(frame, by_prompt=True)
+    cols = ["model", "prompt", "items", "k", "n"]
+    if ev.empty:
+        return pd.DataFrame(columns=cols)
+    shown = ev[ev["k"] >= min_k]
+    g = shown.groupby(["model", "prompt"], sort=True, observed=True)
+    out = g.agg(items=("item", lambda s: tuple(sorted(map(str, s)))), k=("k", "sum"), n=("n", "sum")).reset_index()
+    return out[cols]

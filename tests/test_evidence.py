@@ -9,7 +9,14 @@ import pytest
 
 from oma_analysis.blinding import CodeMap
 from oma_analysis.elicitation import compare_question, pair_table
-from oma_analysis.evidence import EVIDENCE_COLUMNS, aspect_items, probe_evidence, probe_questions, variant_evidence
+from oma_analysis.evidence import (
+    EVIDENCE_COLUMNS,
+    aspect_items,
+    known_facts,
+    probe_evidence,
+    probe_questions,
+    variant_evidence,
+)
 from oma_analysis.ingest import read_input
 from oma_analysis.labelstudio.simulate_tasks import result_items
 from oma_analysis.rubric import RUBRIC
@@ -62,6 +69,9 @@ def test_probe_evidence_joins_the_model_and_counts_tries(tmp_path):
     assert set(ev["source"]) == {"probe"}
     byp = probe_evidence(loaded.frame, by_prompt=True)
     assert {(r.model, r.prompt, r.item): (r.k, r.n) for r in byp.itertuples()}[("m1", "p1", item)] == (2, 3)
+    # wrong_but_knows: the prompts where a probe showed the model knows (at least one "can do it")
+    kf = known_facts(loaded.frame)
+    assert {(r.model, r.prompt) for r in kf.itertuples()} == {(m, p) for m, p, _, o in plan if CAN in o}
 
 
 def test_variant_evidence_ties_significantly_better_aspects_to_items(tmp_path):
