@@ -140,6 +140,10 @@ def test_compare_pairs_the_deployed_setting_with_uninformative_variants(tmp_path
     b = build(comps, "compare", seed=4, pair_by="deployed", model_meta=meta, swap_share=0.25)
     assert b.manifest["variant_set"] == {"alpha-model-7b": ["completion", "temp:1.0"],
                                          "beta-base-1b": ["chat", "temp:1.0"]}
+    fixed = build(comps, "compare", seed=4, pair_by="deployed", model_meta=meta, variant_set=["temp:1.0", "temp:0"])
+    assert fixed.manifest["variant_set"] == {"alpha-model-7b": ["temp:1.0"], "beta-base-1b": ["temp:1.0"]}
+    assert fixed.manifest["n_left_out"] == 80 and fixed.manifest["n_missing"] == 80  # temp:0 was never generated
+    assert len(fixed.tasks) == 80
     assert b.manifest["deployed"]["beta-base-1b"]["framing"] == "completion"
     n_pairs = 40 * 2 * 2
     assert b.manifest["n_pairs"] == n_pairs and b.manifest["n_swapped"] == n_pairs // 4

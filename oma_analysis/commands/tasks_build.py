@@ -61,11 +61,13 @@ SOURCES = ("completions", "self-instruct", "ifeval", "logs")
                    "temperature}}}); goes only into the code map.")
 @click.option("--swap-share", type=float, default=0.2, show_default=True,
               help="Compare (deployed): share of pairs also asked with sides swapped (position bias).")
+@click.option("--variant-set", help="Compare (deployed): the run's variants, fixed in advance (comma-separated); "
+                                    "others are left out. Default: every variant in SOURCE.")
 @click.option("--baseline", help="Compare: pair every other variant (or model) with this one.")
 @click.option("--seed", type=int, help="Shuffling / left-right seed (random and recorded if omitted).")
 def build(source: str, kind: str, out: str, codemap: str, manifest: str | None, from_: str, overlap: int,
           gold: str | None, gold_rate: float, gold_in_data: bool, pair_by: str, models_file: str | None,
-          swap_share: float, baseline: str | None, seed: int | None) -> None:
+          swap_share: float, variant_set: str | None, baseline: str | None, seed: int | None) -> None:
     """Build Label Studio tasks from SOURCE (completion records or --from a data set)."""
     from ..blinding import CodeMap
     from ..generate.records import read_completions
@@ -83,7 +85,8 @@ def build(source: str, kind: str, out: str, codemap: str, manifest: str | None, 
     codes = CodeMap.load(cm_path) if cm_path.exists() else CodeMap()
     b = do_build(comps, kind=kind, seed=seed, overlap=overlap, gold=gold_recs, gold_rate=gold_rate,
                  codes=codes, pair_by=pair_by, baseline=baseline, gold_in_data=gold_in_data,
-                 source=f"{from_}:{source}", model_meta=_read_models(models_file), swap_share=swap_share)
+                 source=f"{from_}:{source}", model_meta=_read_models(models_file), swap_share=swap_share,
+                 variant_set=[v.strip() for v in variant_set.split(",") if v.strip()] if variant_set else None)
     with open(out, "w", encoding="utf-8") as fh:
         for t in b.tasks:
             fh.write(json.dumps(t, ensure_ascii=False) + "\n")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -209,8 +209,8 @@ def _is_deployed(c: Completion, setting: Mapping[str, Any]) -> bool:
 
 
 def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random.Random,
-                      models: Mapping[str, Mapping[str, Any]] | None = None, swap_share: float = 0.0
-                      ) -> tuple[list[dict], dict[str, Any]]:
+                      models: Mapping[str, Mapping[str, Any]] | None = None, swap_share: float = 0.0,
+                      variant_set: Sequence[str] | None = None) -> tuple[list[dict], dict[str, Any]]:
     """Compare tasks for the elicitation gap: per prompt, model and sample, the deployed completion
     against each uninformative variant of the SAME prompt and model (other framing, other
     temperature). Left/right is a coin flip; a share ``swap_share`` of the pairs is asked again
@@ -222,6 +222,10 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
     ``deployed_variant, deployed_side`` and, when the records carry it, the simulation truth
     (``truth_vs_deployed``, ``truth_aspects``). Returns the tasks and the manifest's additions
     (the fixed variant set per model, the deployed settings, the swapped share).
+
+    ``variant_set`` fixes the variants in advance (the rate is for that set: more variants, more
+    chances): others are left out (``n_left_out``), and each (prompt, model) lacking one of them is
+    counted in ``n_missing``.
 
     >>> m = [{"role": "user", "content": "q"}]
     >>> cs = [Completion.make(prompt_id=str(i), messages=m, model="m", variant=v, text=v + str(i))
@@ -238,7 +242,9 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
         groups[(c.prompt_id, c.model, c.sample)].append(c)
     settings = {m: deployed_setting(m, models.get(m)) for m in sorted({c.model for c in completions})}
     pairs: list[tuple[Completion, Completion]] = []
-    variant_set: dict[str, set[str]] = defaultdict(set)
+    used: dict[str, set[str]] = defaultdict(set)
+    wanted = set(variant_set) if variant_set else None
+    n_left_out = n_missing = 0
     for key in sorted(groups, key=lambda k: tuple(map(str, k))):
         group = sorted(groups[key], key=lambda c: (c.variant, c.key))
         marked = [c for c in group if c.meta.get("deployed") is True]
@@ -247,10 +253,14 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
             raise OmaError(f"prompt {key[0]!r}, model {key[1]!r}, sample {key[2]}: {len(dep)} completions match "
                            f"the deployed setting {settings[key[1]]} (need exactly one; set it in the models "
                            "metadata or mark one record with meta.deployed)")
-        for o in group:
-            if o is not dep[0]:
-                pairs.append((dep[0], o))
-                variant_set[key[1]].add(o.variant)
+        others = [o for o in group if o is not dep[0]]
+        if wanted is not None:
+            n_left_out += sum(o.variant not in wanted for o in others)
+            others = [o for o in others if o.variant in wanted]
+            n_missing += len(wanted - {o.variant for o in others} - {dep[0].variant})
+        for o in others:
+            pairs.append((dep[0], o))
+            used[key[1]].add(o.variant)
     tasks: list[dict] = []
     n_swapped = 0
     swapped = set(rng.sample(range(len(pairs)), round(swap_share * len(pairs))))  # an exact share
@@ -275,8 +285,9 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
                                    "right": right.text, "left_code": lc, "right_code": rc,
                                    "prompt_id": d.prompt_id, "pair_code": pc}})
     rng.shuffle(tasks)
-    manifest = {"deployed": settings, "variant_set": {m: sorted(v) for m, v in sorted(variant_set.items())},
-                "swap_share": swap_share, "n_pairs": len(pairs), "n_swapped": n_swapped}
+    manifest = {"deployed": settings, "variant_set": {m: sorted(v) for m, v in sorted(used.items())},
+                "variant_set_fixed": sorted(wanted) if wanted is not None else None, "n_left_out": n_left_out,
+                "n_missing": n_missing, "swap_share": swap_share, "n_pairs": len(pairs), "n_swapped": n_swapped}
     return tasks, manifest
 
 
@@ -284,7 +295,7 @@ def build(completions: list[Completion], kind: str, seed: int | None = None, ove
           gold: list[Completion] = (), gold_rate: float = 0.0, codes: CodeMap | None = None,
           pair_by: str = "variant", baseline: str | None = None, gold_in_data: bool = False,
           source: str = "", model_meta: Mapping[str, Mapping[str, Any]] | None = None,
-          swap_share: float = 0.0) -> Batch:
+          swap_share: float = 0.0, variant_set: Sequence[str] | None = None) -> Batch:
     """Tasks, code map and manifest for one batch. Refuses to return tasks that name a model
     (or a variant outside the free text)."""
     if kind not in KINDS:
@@ -303,7 +314,7 @@ def build(completions: list[Completion], kind: str, seed: int | None = None, ove
     if kind == "review":
         tasks = build_review(completions, codes, rng, list(gold), gold_rate, gold_in_data)
     elif pair_by == "deployed":
-        tasks, elicit = build_elicitation(completions, codes, rng, model_meta, swap_share)
+        tasks, elicit = build_elicitation(completions, codes, rng, model_meta, swap_share, variant_set)
         if not tasks:
             raise OmaError(f"{source or 'completions'}: no prompt has a variant beside the deployed completion; "
                            "nothing to compare")
