@@ -64,8 +64,9 @@ def _population(review: tuple[float, float], variants: Mapping[str, tuple[float,
 def simulate_gap_export(out_dir: str | Path, n_prompts: int = 200,
                         models: Mapping[str, tuple[tuple[float, float], Mapping[str, tuple[float, float]]]]
                         = DEFAULT_MODELS, accuracy: Sequence[float] = (0.95,) * 5, overlap: int = 3,
-                        swap_share: float = 0.2, seed: int = 0) -> SimGap:
-    """Write ``export.json`` and ``codemap.json`` into ``out_dir``; return them with the truth."""
+                        swap_share: float = 0.2, left_bias: float = 0.0, seed: int = 0) -> SimGap:
+    """Write ``export.json`` and ``codemap.json`` into ``out_dir``; return them with the truth.
+    ``left_bias``: each compare labeller's chance of just answering "left slightly better"."""
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def simulate_gap_export(out_dir: str | Path, n_prompts: int = 200,
         if meta.get("kind") == "review":
             meta["truth_verdict"] = verdict_of[meta["completion_key"]]
     revs = [SimLabeller.with_accuracy(f"rev{j}@sim", a) for j, a in enumerate(accuracy)]
-    cmps = [SimComparer(f"cmp{j}@sim", a) for j, a in enumerate(accuracy)]
+    cmps = [SimComparer(f"cmp{j}@sim", a, left_bias) for j, a in enumerate(accuracy)]
     tasks, ann_id = [], 0
     for kind, batch in (("review", review), ("compare", compare)):
         for t in batch.tasks:
@@ -103,7 +104,7 @@ def simulate_gap_export(out_dir: str | Path, n_prompts: int = 200,
                 ann_id += 1
                 if kind == "review":
                     v = codes[d["completion_code"]]["truth_verdict"]
-                    res = answers_to_result(revs[j].answer(v, None if v == VERDICTS[2] else "lower_quality", rng))
+                    res = answers_to_result(revs[j].answer(v, None, rng))  # None: the simulator's default failure
                     who = revs[j].email
                 else:
                     p = codes[d["pair_code"]]

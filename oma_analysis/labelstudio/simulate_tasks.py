@@ -16,9 +16,9 @@ the randomisation to get the truth back.
 
 >>> lab = SimComparer("a@x", accuracy=1.0)
 >>> rng = np.random.default_rng(0)
->>> a = lab.answer(2, "right", ["intent_length"], rng)
->>> a[compare_question().name], a[_aspect_question()]
-('left_much_better', ['intent_length'])
+>>> a = lab.answer(2, "right", ["x"], rng)  # the variant, on the left, is truly much better
+>>> a[compare_question().name] == compare_question().choice_ids[0], a[_aspect_question()]
+(True, ['x'])
 """
 
 from __future__ import annotations
