@@ -145,3 +145,16 @@ def test_recovery_of_known_truth_with_coverage_over_20_seeds(tmp_path):
     assert (table["coverage"] >= 0.8).all(), table
     # informative: the intervals are narrow enough to tell the models' gap and combined bounds apart
     assert checks.loc[checks["quantity"] == "gap_lower", "abs_error"].mean() < 0.04
+
+
+def test_oma_report_shows_the_gap_section(tmp_path):
+    sim = simulate_gap_export(tmp_path, n_prompts=20, seed=3)
+    res = CliRunner().invoke(main, ["report", str(sim.export), "--codemap", str(sim.codemap), "--out",
+                                    str(tmp_path / "rep"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    est = estimates(sim.export, sim.codemap)
+    for m, r in rep["elicitation"]["by_model"].items():
+        assert (r["combined"]["lower"], *r["combined"]["lower_ci"]) == est[m]["combined_lower"]
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "Elicitation gap and combined bound" in html and "more chances" in html

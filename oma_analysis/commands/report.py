@@ -16,11 +16,30 @@ def register(group: click.Group) -> None:
     @click.option("--threshold", type=float, default=0.02, show_default=True)
     @click.option("--gold", type=click.Path(exists=True, dir_okay=False))
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet):
+    @click.option("--also", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                  help="The run's compare and probe exports: adds the elicitation-gap section (needs --codemap).")
+    def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet, also):
         """Write OUT/report.html (self-contained) and OUT/report.json."""
         from ..inputs import load
         from ..report import build_report
 
         loaded = load(input_path, codemap)
-        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet)
+        section = None
+        if codemap:  # the elicitation-gap section, when the run has compares (in INPUT or --also)
+            import pandas as pd
+
+            from ..blinding import CodeMap
+            from ..elicitation import pair_table
+            from ..evidence import probe_evidence, variant_evidence
+            from ..report.elicitation import elicitation_records, elicitation_tables
+
+            codes = CodeMap.load(codemap)
+            frame = pd.concat([loaded.frame, *(load(p, codemap).frame for p in also)], ignore_index=True)
+            evidence = pd.concat([probe_evidence(frame), variant_evidence(frame, pair_table(codes))],
+                                 ignore_index=True)
+            by_model = elicitation_records(elicitation_tables(frame, codes, policy, confidence))
+            if by_model or len(evidence):
+                section = {"by_model": by_model, "evidence": evidence.to_dict("records")}
+        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,
+                     elicitation=section)
         click.echo(f"{out_dir}/report.html")
