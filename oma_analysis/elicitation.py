@@ -199,7 +199,7 @@ def deployed_review_codes(codes: Mapping[str, Mapping]) -> set[str]:
             dep.setdefault(str(m.get("model")), set()).add(str(m.get("deployed_variant")))
     out = set()
     for code, m in codes.items():
-        if m.get("kind") in ("pair", "compare_side") or m.get("model") is None:
+        if m.get("kind") in ("pair", "compare_side", "probe") or m.get("model") is None:
             continue
         want = dep.get(str(m["model"]))
         if want is None or m.get("deployed") is True or str(m.get("variant")) in want:

@@ -59,17 +59,18 @@ def probe_questions() -> tuple[Question, Question]:
 
 @cache
 def aspect_items() -> dict[str, tuple[str, ...]]:
-    """compare aspect id -> checklist item ids (``data/aspect_items.yaml``, checked against the rubric)."""
+    """compare aspect id -> checklist item ids (``data/aspect_items.yaml``). An aspect the current
+    rubric does not ask (a rubric version may retire it) is skipped; an item id the checklist lacks
+    is an error."""
     raw = yaml.safe_load((resources.files("oma_analysis") / "data" / "aspect_items.yaml").read_text("utf-8"))
-    aspects = {q for q in RUBRIC.task_questions("compare") if q.kind == "multi"}
-    aspect_ids = {c for q in aspects for c in q.choice_ids}
+    aspect_ids = {c for q in RUBRIC.task_questions("compare") if q.kind == "multi" for c in q.choice_ids}
     checklist = {i.id for i in RUBRIC.checklist}
     out = {}
     for a, items in (raw or {}).items():
-        if a not in aspect_ids or not set(items) <= checklist:
-            raise ValueError(f"aspect_items.yaml: {a!r} -> {items}: not a compare aspect / checklist item of "
-                             f"rubric {RUBRIC.version}")
-        out[str(a)] = tuple(items)
+        if not set(items) <= checklist:
+            raise ValueError(f"aspect_items.yaml: {a!r} -> {items}: not checklist items of rubric {RUBRIC.version}")
+        if a in aspect_ids:
+            out[str(a)] = tuple(items)
     return out
 
 
