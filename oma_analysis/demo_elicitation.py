@@ -3,7 +3,7 @@
 The deployed completions are the demo's review records; ``data/demo_variants.jsonl`` holds one
 uninformative variant (other framing or temperature) of the same prompt and model for each, with
 its simulated truth (``truth_vs_deployed``, ``truth_aspects``), and ``data/demo_probes.jsonl`` a probe
-per (prompt, model) with its truth. Truth and model metadata (``data/demo_models.yaml``) go only
+per (prompt, model) with its truth. Truth and model metadata (``data/demo_models.json``) go only
 into the code map.
 
 >>> recs = [{"prompt_id": "demo-capital", "model": "nimbus-70b-chat", "variant": "chat",
@@ -14,11 +14,10 @@ into the code map.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
-
-import yaml
 
 from .blinding import CodeMap
 from .generate.records import Completion
@@ -43,7 +42,9 @@ def probe_records() -> list[dict]:
 
 
 def demo_models() -> dict[str, dict]:
-    return yaml.safe_load(_data("demo_models.yaml").read_text(encoding="utf-8"))
+    """The demo models' metadata (type, size, deployed setting; the same file the capability
+    profiles read): the deployed setting picks each model's deployed completion."""
+    return json.loads(_data("demo_models.json").read_text(encoding="utf-8"))
 
 
 def _completion(rec: Mapping[str, Any], variant: str, framing: str, meta: dict) -> Completion:
