@@ -178,8 +178,7 @@ def elicitation_section(client, projects: Mapping[str, Any], work, review_frame,
     the demo's simulated truth beside them."""
     import pandas as pd
 
-    from .elicitation import pair_table
-    from .evidence import probe_evidence, variant_evidence
+    from .evidence import run_evidence
     from .ingest import read_input
     from .labelstudio.pull import pull
     from .report.elicitation import elicitation_records, elicitation_tables
@@ -189,6 +188,6 @@ def elicitation_section(client, projects: Mapping[str, Any], work, review_frame,
         export = pull(client, projects[kind].id, work / f"export_{kind}.json")
         frames.append(read_input(export, codes).frame)
     frame = pd.concat(frames, ignore_index=True)
-    evidence = pd.concat([probe_evidence(frame), variant_evidence(frame, pair_table(codes))], ignore_index=True)
+    evidence = run_evidence(frame, codes)
     return {"by_model": elicitation_records(elicitation_tables(frame, codes)),
             "evidence": evidence.to_dict("records"), "truth": elicitation_truth(codes)}

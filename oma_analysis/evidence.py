@@ -39,7 +39,7 @@ import yaml
 from .elicitation import comparison_judgements, variant_scores
 from .rubric import RUBRIC, Question
 
-__all__ = ["EVIDENCE_COLUMNS", "aspect_items", "known_facts", "probe_evidence", "probe_questions",
+__all__ = ["EVIDENCE_COLUMNS", "aspect_items", "known_facts", "probe_evidence", "probe_questions", "run_evidence",
            "variant_evidence"]
 
 EVIDENCE_COLUMNS = ["model", "item", "source", "k", "n", "detail"]
@@ -171,3 +171,12 @@ def known_facts(frame: pd.DataFrame, min_k: int = 1) -> pd.DataFrame:
     g = shown.groupby(["model", "prompt"], sort=True, observed=True)
     out = g.agg(items=("item", lambda s: tuple(sorted(map(str, s)))), k=("k", "sum"), n=("n", "sum")).reset_index()
     return out[cols]
+
+
+def run_evidence(frame: pd.DataFrame, codes) -> pd.DataFrame:
+    """All the evidence one run's annotations give: probe rows and variant rows (``codes``: the
+    code map, for the elicitation pairs), in the evidence-frame contract."""
+    from .elicitation import pair_table
+
+    parts = [probe_evidence(frame), variant_evidence(frame, pair_table(codes))]
+    return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else _empty()

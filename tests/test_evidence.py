@@ -15,6 +15,7 @@ from oma_analysis.evidence import (
     known_facts,
     probe_evidence,
     probe_questions,
+    run_evidence,
     variant_evidence,
 )
 from oma_analysis.ingest import read_input
@@ -104,6 +105,7 @@ def test_variant_evidence_ties_significantly_better_aspects_to_items(tmp_path):
     # the aspect was ticked in all four comparisons; the variant is significantly better on it in the first two
     assert got == {it: (2, 4) for it in items}
     assert set(ev["source"]) == {"variant"} and "temp:1.0" in ev["detail"].iloc[0]
+    assert run_evidence(loaded.frame, codes).equals(ev)  # no probes here: the run's evidence is the variant rows
 
 
 def test_aspect_items_are_rubric_ids():

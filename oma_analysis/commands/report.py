@@ -29,14 +29,12 @@ def register(group: click.Group) -> None:
             import pandas as pd
 
             from ..blinding import CodeMap
-            from ..elicitation import pair_table
-            from ..evidence import probe_evidence, variant_evidence
+            from ..evidence import run_evidence
             from ..report.elicitation import elicitation_records, elicitation_tables
 
             codes = CodeMap.load(codemap)
             frame = pd.concat([loaded.frame, *(load(p, codemap).frame for p in also)], ignore_index=True)
-            evidence = pd.concat([probe_evidence(frame), variant_evidence(frame, pair_table(codes))],
-                                 ignore_index=True)
+            evidence = run_evidence(frame, codes)
             by_model = elicitation_records(elicitation_tables(frame, codes, policy, confidence))
             if by_model or len(evidence):
                 section = {"by_model": by_model, "evidence": evidence.to_dict("records")}
