@@ -138,10 +138,11 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
-        from .demo_elicitation import elicitation_section
+        from .demo_elicitation import elicitation_inputs
 
-        res.elicitation = elicitation_section(client, projects, work, loaded.frame, codes)
-        build_report(loaded, work / "report", res.export, progress=True, elicitation=res.elicitation)
+        rep = build_report(loaded, work / "report", res.export, progress=True,
+                           elicitation=elicitation_inputs(client, projects, work, codes))
+        res.elicitation = rep.get("elicitation", {})
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))

@@ -23,8 +23,8 @@ from .blinding import CodeMap
 from .generate.records import Completion
 from .jsonl import read_objects
 
-__all__ = ["compare_completions", "compare_tasks", "demo_models", "elicitation_truth", "probe_records",
-           "probe_tasks", "run_elicitation_demo", "variant_records"]
+__all__ = ["compare_completions", "compare_tasks", "demo_models", "elicitation_inputs", "elicitation_truth",
+           "probe_records", "probe_tasks", "run_elicitation_demo", "variant_records"]
 
 SWAP_SHARE = 0.3
 
@@ -172,22 +172,12 @@ def run_elicitation_demo(client, url: str, token: str, projects: Mapping[str, An
     return counts
 
 
-def elicitation_section(client, projects: Mapping[str, Any], work, review_frame, codes: CodeMap) -> dict:
-    """Pull the compare and probe projects and compute the report's elicitation section: per model
-    the gap and combined bound (:mod:`oma_analysis.report.elicitation`), the evidence rows, and
-    the demo's simulated truth beside them."""
-    import pandas as pd
-
-    from .evidence import run_evidence
+def elicitation_inputs(client, projects: Mapping[str, Any], work, codes: CodeMap) -> dict:
+    """Pull the compare and probe projects: the report's ``elicitation`` argument (frames, code
+    map and the demo's simulated truth)."""
     from .ingest import read_input
     from .labelstudio.pull import pull
-    from .report.elicitation import elicitation_records, elicitation_tables
 
-    frames = [review_frame]
-    for kind in ("compare", "probe"):
-        export = pull(client, projects[kind].id, work / f"export_{kind}.json")
-        frames.append(read_input(export, codes).frame)
-    frame = pd.concat(frames, ignore_index=True)
-    evidence = run_evidence(frame, codes)
-    return {"by_model": elicitation_records(elicitation_tables(frame, codes)),
-            "evidence": evidence.to_dict("records"), "truth": elicitation_truth(codes)}
+    frames = [read_input(pull(client, projects[k].id, work / f"export_{k}.json"), codes).frame
+              for k in ("compare", "probe")]
+    return {"codes": codes, "frames": frames, "truth": elicitation_truth(codes)}

@@ -24,20 +24,12 @@ def register(group: click.Group) -> None:
         from ..report import build_report
 
         loaded = load(input_path, codemap)
-        section = None
-        if codemap:  # the elicitation-gap section, when the run has compares (in INPUT or --also)
-            import pandas as pd
-
+        # the elicitation-gap section, when the code map has elicitation pairs (compares in INPUT or --also)
+        elicitation = None
+        if codemap:
             from ..blinding import CodeMap
-            from ..evidence import run_evidence
-            from ..report.elicitation import elicitation_records, elicitation_tables
 
-            codes = CodeMap.load(codemap)
-            frame = pd.concat([loaded.frame, *(load(p, codemap).frame for p in also)], ignore_index=True)
-            evidence = run_evidence(frame, codes)
-            by_model = elicitation_records(elicitation_tables(frame, codes, policy, confidence))
-            if by_model or len(evidence):
-                section = {"by_model": by_model, "evidence": evidence.to_dict("records")}
+            elicitation = {"codes": CodeMap.load(codemap), "frames": [load(p, codemap).frame for p in also]}
         build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,
-                     elicitation=section)
+                     elicitation=elicitation)
         click.echo(f"{out_dir}/report.html")

@@ -110,8 +110,9 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
                  elicitation: dict | None = None) -> dict:
     """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
 
-    ``elicitation``: the gap / combined-bound section (``by_model`` from
-    :func:`oma_analysis.report.elicitation.elicitation_records`, optional ``evidence`` and ``truth``)."""
+    ``elicitation``: ``{"codes": code map, "frames": [compare and probe frames], "truth": optional}``
+    adds the elicitation-gap section (:func:`oma_analysis.report.elicitation.elicitation_section`),
+    computed on the same review frame as every other rate."""
     from tqdm.auto import tqdm
 
     from . import plots
@@ -202,7 +203,12 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "bad_labels": _records(bad.head(200)),
     }
     if elicitation:
-        report["elicitation"] = _clean(elicitation)
+        from .elicitation import elicitation_section
+
+        section = elicitation_section(frame, elicitation.get("frames", ()), elicitation["codes"], policy, confidence,
+                                      elicitation.get("truth"))
+        if section:
+            report["elicitation"] = _clean(section)
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")

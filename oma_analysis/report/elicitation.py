@@ -28,7 +28,7 @@ from ..elicitation import (
 )
 from ..rubric import RUBRIC
 
-__all__ = ["CHANCES_NOTE", "elicitation_records", "elicitation_tables", "render_html"]
+__all__ = ["CHANCES_NOTE", "elicitation_records", "elicitation_section", "elicitation_tables", "render_html"]
 
 CHANCES_NOTE = ("for this run's fixed variant set: more variants tried means more chances to find a better one, "
                 "so the gap rate and the combined bound grow with the number of variants")
@@ -49,6 +49,25 @@ def elicitation_tables(frame: pd.DataFrame, codes: Mapping[str, Mapping], policy
     return {"gap": gap_rates(judged, confidence), "swap": swap_consistency(scores, confidence),
             "position": position_bias(scores, confidence),
             "combined": combined_bound(review, judged, deployed_review_codes(codes), confidence)}
+
+
+def elicitation_section(review_frame: pd.DataFrame, frames, codes: Mapping[str, Mapping], policy: str = "majority",
+                        confidence: float = 0.95, truth: Mapping | None = None) -> dict:
+    """The report's section: ``by_model`` (gap, combined bound, swap checks), ``evidence`` (probe and
+    variant rows) and, for simulations, ``truth``. ``review_frame`` is the review input as the rest
+    of the report reads it (after any capability profile), ``frames`` the compare and probe frames;
+    empty dict when there is nothing to show."""
+    from ..evidence import run_evidence
+
+    frame = pd.concat([review_frame, *frames], ignore_index=True) if len(frames) else review_frame
+    by_model = elicitation_records(elicitation_tables(frame, codes, policy, confidence))
+    evidence = run_evidence(frame, codes)
+    if not by_model and not len(evidence):
+        return {}
+    out = {"by_model": by_model, "evidence": evidence.to_dict("records")}
+    if truth:
+        out["truth"] = dict(truth)
+    return out
 
 
 def _f(x) -> float | None:
