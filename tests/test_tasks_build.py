@@ -160,6 +160,7 @@ def test_compare_pairs_the_deployed_setting_with_uninformative_variants(tmp_path
         dep, other = by_hash[content_hash(dep_text)], by_hash[content_hash(other_text)]
         want_dep = "completion" if dep.model == "beta-base-1b" else "chat"
         assert dep.variant == want_dep == pair["deployed_variant"]
+        assert pair["deployed_setting"]["framing"] == dep.framing  # the model metadata, in the code map only
         assert other.variant == pair["variant"] != want_dep
         assert dep.model == other.model == pair["model"] and dep.prompt_id == other.prompt_id == d["prompt_id"]
         sides[pair["deployed_side"]] += 1

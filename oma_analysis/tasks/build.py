@@ -219,7 +219,7 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
     Which completion is deployed comes from ``completion.meta["deployed"]`` (true) or the model's
     metadata (:func:`deployed_setting`). The pair's code-map entry carries everything the
     analysis needs to undo the randomisation: ``model, prompt_id, variant`` (the non-deployed one),
-    ``deployed_variant, deployed_side`` and, when the records carry it, the simulation truth
+    ``deployed_variant, deployed_setting, deployed_side`` and, when the records carry it, the simulation truth
     (``truth_vs_deployed``, ``truth_aspects``). Returns the tasks and the manifest's additions
     (the fixed variant set per model, the deployed settings, the swapped share).
 
@@ -276,7 +276,7 @@ def build_elicitation(completions: list[Completion], codes: CodeMap, rng: random
             lc, rc = (dc, vc) if left_dep else (vc, dc)
             left, right = (d, v) if left_dep else (v, d)
             pc = codes.add(kind="pair", pair_by="deployed", model=d.model, prompt_id=d.prompt_id, sample=d.sample,
-                           variant=v.variant, deployed_variant=d.variant,
+                           variant=v.variant, deployed_variant=d.variant, deployed_setting=settings[d.model],
                            deployed_side="left" if left_dep else "right", left_code=lc, right_code=rc,
                            swap_of=first, **truth)
             first = first or pc
