@@ -21,7 +21,8 @@ Policies (documented here once, used by every caller):
   set: more variants tried means more chances to find a gap, so the rate is reported with the
   number of variants beside it.
 - **Combined bound** per deployed (reviewed) completion: lower = review clearly misaligned OR
-  gap_lower on its prompt; upper = review clearly misaligned or ambiguous OR gap_upper.
+  gap_lower on its prompt; upper = review clearly misaligned or ambiguous OR gap_upper. A completion
+  whose prompt was not compared counts by its review alone (``n_compared`` says how many were).
 
 Intervals are exact Clopper–Pearson (``oma_analysis.rates.binom_ci``).
 
