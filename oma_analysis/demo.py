@@ -41,6 +41,7 @@ class DemoResult:
     estimated: list[dict] = field(default_factory=list)
     backend: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    elicitation: dict = field(default_factory=dict)  # gap + combined bound per model, evidence, truth
 
 
 def demo_records() -> list[dict]:
@@ -135,6 +136,11 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
                      counts={"tasks": len(tasks), "created": pushed.created})
     if backend:
         res.backend = _preannotate(client, review.id, backend_port or port + 10, echo)
+    from .demo_elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
+
+    res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
+                                           lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
+                                           seed=seed, simulate=simulate, echo=echo))
     if simulate:
         from .labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 
@@ -154,7 +160,11 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
-        build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path)
+        from .demo_elicitation import elicitation_inputs
+
+        rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
+                           elicitation=elicitation_inputs(client, projects, work, codes))
+        res.elicitation = rep.get("elicitation", {})
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))
