@@ -128,6 +128,9 @@ class ServerState:
     port: int
     database: str  # "sqlite" or the postgres URL without its password
     log: str
+    # Team mode (``--host``): the labellers' HTTPS address and the nginx in front of Label Studio.
+    public_url: str | None = None
+    proxy_pid: int | None = None
 
     @classmethod
     def load(cls, home: Path | None = None) -> ServerState | None:
@@ -159,17 +162,38 @@ def start(
     database_url: str | None = None,
     home: Path | None = None,
     timeout: float = 240.0,
+    host: str | None = None,
+    https_port: int = 8443,
+    cert: str | Path | None = None,
+    key: str | Path | None = None,
+    backend_addr: str | None = None,
 ) -> ServerState:
     """Start Label Studio in the background (or return the one already running) and wait until
-    its API answers with our token."""
+    its API answers with our token.
+
+    ``host``: team mode. Label Studio still listens on 127.0.0.1 only; nginx serves it over TLS on
+    ``host:https_port`` (see :mod:`.proxy`), with secure cookies, CSRF trusted origin and allowed
+    hosts set for that address, and Label Studio's default SSRF guard kept on."""
+    from . import proxy
+
     home = home or oma_home()
     state = ServerState.load(home)
+    public = proxy.public_origin(host, https_port) if host else None
     if state and alive(state.pid):
         if database_url and state.database != redact_database_url(database_url):
             # Never hand back a server on another database (e.g. SQLite) as if it were the one asked for.
             raise OmaError(f"Label Studio is already running at {state.url} on {state.database}, not on "
                            f"{redact_database_url(database_url)}; stop it first (`oma ls down`)")
+        if host and public != state.public_url:
+            # Its cookie and CSRF settings are fixed at start: never pass a local server off as team mode.
+            raise OmaError(f"Label Studio is already running at {state.url} "
+                           f"({'for ' + state.public_url if state.public_url else 'local only'}); "
+                           f"stop it first (`oma ls down`)")
         wait_ready(state.url, load_credentials(home).token, timeout=timeout)
+        if host and not (state.proxy_pid and alive(state.proxy_pid)):
+            state.proxy_pid = proxy.start(home / "proxy", host, https_port, state.port, cert=_path(cert),
+                                          key=_path(key))
+            state.save(home)
         return state
     # Validate the URL before writing anything; SQLite explicitly, as an inherited DJANGO_DB=default
     # would otherwise put the "SQLite" server on PostgreSQL.
@@ -193,6 +217,7 @@ def start(
         "COLLECT_ANALYTICS": "false",
         # The ML backend runs on 127.0.0.1, which Label Studio blocks by default (SSRF guard).
         "USE_DEFAULT_BANNED_SUBNETS": "false",
+        **(team_env(public, host, backend_addr) if public and host else {}),
         # Label Studio reports errors to Heartex's Sentry by default (with user e-mails, server side
         # and from labellers' browsers): off, unless the operator names their own Sentry.
         "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
@@ -206,14 +231,40 @@ def start(
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     state = ServerState(url=f"http://127.0.0.1:{port}", pid=proc.pid, data_dir=str(data), port=port,
-                        database=redact_database_url(database_url), log=str(log))
+                        database=redact_database_url(database_url), log=str(log), public_url=public)
     state.save(home)
     try:
         wait_ready(state.url, creds.token, timeout=timeout, proc=proc, log=log, log_offset=log_offset)
+        if host:
+            state.proxy_pid = proxy.start(home / "proxy", host, https_port, port, cert=_path(cert),
+                                          key=_path(key))
+            state.save(home)
     except OmaError:
         stop(home)
         raise
     return state
+
+
+def _path(p: str | Path | None) -> Path | None:
+    return Path(p) if p else None
+
+
+def team_env(public_url: str, host: str, backend_addr: str | None = None) -> dict[str, str]:
+    """Label Studio's settings behind the TLS proxy (names as LS 1.23's core/settings read them)."""
+    from .ssrf import guard_env
+
+    return {
+        # request.is_secure() from nginx's X-Forwarded-Proto (LS has no variable for it).
+        "DJANGO_SETTINGS_MODULE": "oma_analysis.labelstudio.ls_settings",
+        "SESSION_COOKIE_SECURE": "1",
+        "CSRF_COOKIE_SECURE": "1",
+        "CSRF_TRUSTED_ORIGINS": public_url,
+        # The labellers' address, plus loopback for oma's own API calls to the internal port.
+        "ALLOWED_HOSTS": ",".join(dict.fromkeys([host.strip("[]"), "127.0.0.1", "localhost"])),
+        # Label Studio's SSRF guard on (webhooks, storages, URL imports, ML backends), at most one
+        # address exempted: the ML backend's own.
+        **guard_env(backend_addr),
+    }
 
 
 def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess.Popen | None = None,
@@ -258,6 +309,10 @@ def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
     state = ServerState.load(home)
     if not state:
         return False
+    if state.proxy_pid:
+        from . import proxy
+
+        proxy.stop(state.proxy_pid)
     was_alive = terminate_group(state.pid, timeout)
     (home / "ls.json").unlink(missing_ok=True)
     return was_alive
