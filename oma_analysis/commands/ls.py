@@ -70,3 +70,42 @@ def status(as_json: bool) -> None:
                                "public_url": st.public_url if st else None}))
     else:
         click.echo(f"running at {st.url}" if running and st else "not running")
+
+
+@ls.command()
+@click.option("--out", type=click.Path(dir_okay=False), help="Default: $OMA_HOME/backups/labelstudio-<UTC>.sqlite3 "
+              "(or .pgdump).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="SQLite: Label Studio's data dir "
+              "(default: the running server's, else $OMA_HOME/label-studio).")
+@click.option("--database-url", envvar="OMA_DATABASE_URL", help="PostgreSQL: the URL with password (for pg_dump).")
+def backup(out: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """A consistent online backup of Label Studio's database (SQLite backup API, or pg_dump -Fc)."""
+    from pathlib import Path
+
+    from ..labelstudio.backup import backup as do_backup
+    from ..labelstudio.server import oma_home
+
+    path = do_backup(oma_home(), out=Path(out) if out else None, data_dir=Path(data_dir) if data_dir else None,
+                     database_url=database_url)
+    click.echo(f"backup written to {path} ({path.stat().st_size} bytes, mode 0600)")
+
+
+@ls.command("restore-backup")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data-dir", type=click.Path(file_okay=False), help="SQLite: Label Studio's data dir "
+              "(default: $OMA_HOME/label-studio).")
+@click.option("--database-url", envvar="OMA_DATABASE_URL",
+              help="PostgreSQL: restore a .pgdump into this (empty) database.")
+def restore_backup(backup_file: str, data_dir: str | None, database_url: str | None) -> None:
+    """Put a backup from `oma ls backup` back in place (Label Studio stopped for SQLite)."""
+    from pathlib import Path
+
+    from ..labelstudio.backup import pg_restore, restore_sqlite
+    from ..labelstudio.server import oma_home
+
+    if database_url:
+        pg_restore(database_url, Path(backup_file))
+        click.echo(f"restored {backup_file} into the database")
+        return
+    target = restore_sqlite(Path(backup_file), Path(data_dir) if data_dir else oma_home() / "label-studio", oma_home())
+    click.echo(f"restored {backup_file} to {target}; start Label Studio with `oma ls up`")
