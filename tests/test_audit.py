@@ -150,7 +150,11 @@ def test_restore_reimports_a_deleted_task(label_studio, tmp_path) -> None:
     t1, t2 = sorted(admin.tasks.list(project=proj.id), key=lambda t: t.id)
     res = [{"from_name": "c", "to_name": "t", "type": "choices", "value": {"choices": ["b"]}}]
     alpha.annotations.create(id=t2.id, result=res)
-    _run("pull", "--project", str(proj.id))
+    before = {p: len(snapshots.history(label_studio.home, p)) for p in snapshots.projects(label_studio.home)}
+    out = _run("pull", "--all")  # every project of the server
+    every = [p.id for p in admin.projects.list()]
+    assert all(f"project {p}: snapshot " in out for p in every)
+    assert all(len(snapshots.history(label_studio.home, p)) == before.get(p, 0) + 1 for p in every)
     label_studio.annotator(MALLORY).client(label_studio.url).tasks.delete(id=t2.id)
     _run("pull", "--project", str(proj.id))
     found = json.loads(_run("audit", "--project", str(proj.id), "--json"))

@@ -157,12 +157,14 @@ def start(run: Path, addr: str, https_port: int, ls_port: int, *, cert: Path | N
     conf = run / "nginx.conf"
     conf.write_text(render(addr, https_port, ls_port, Path(cert).resolve(), Path(key).resolve(), run))
     exe = nginx_exe()
-    test = subprocess.run([exe, "-t", "-q", "-p", str(run), "-c", str(conf)], capture_output=True, text=True)
+    # -e: the error log from the first moment (nginx's compiled-in /var/log/nginx is root's).
+    base = [exe, "-p", str(run), "-c", str(conf), "-e", str(run / "error.log")]
+    test = subprocess.run([*base, "-t", "-q"], capture_output=True, text=True)
     if test.returncode != 0:
         raise OmaError(f"nginx refused {conf}: {test.stderr.strip()[-800:]}")
     log = run / "nginx.out"
     with open(log, "ab") as fh:
-        proc = subprocess.Popen([exe, "-p", str(run), "-c", str(conf), "-g", "daemon off;"], stdout=fh,
+        proc = subprocess.Popen([*base, "-g", "daemon off;"], stdout=fh,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
