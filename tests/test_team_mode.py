@@ -220,3 +220,23 @@ def test_backend_reachable_and_labelling_works_through_proxy(team: Team) -> None
     assert ann.status_code == 201, ann.text[:300]
     stored = admin.annotations.get(id=ann.json()["id"])
     assert stored.completed_by == s.get(team.public + "/api/current-user/whoami", timeout=30).json()["id"]
+
+
+def test_team_mode_refuses_unsafe_addresses(tmp_path: Path) -> None:
+    from oma_analysis import OmaError
+    from oma_analysis.labelstudio import server
+    from oma_analysis.labelstudio.ssrf import guard_env
+
+    for bad in ("0.0.0.0", "::", "[::]"):
+        with pytest.raises(OmaError, match="labellers type"):
+            server.start(host=bad, home=tmp_path)
+    assert not (tmp_path / "ls.json").exists()
+    with pytest.raises(OmaError, match="dedicated address"):
+        guard_env("127.0.0.1")  # Label Studio and PostgreSQL listen there
+    with pytest.raises(OmaError, match="one address"):
+        guard_env("127.0.0.0/30")
+    assert guard_env(None) == {"USE_DEFAULT_BANNED_SUBNETS": "true"}
+    env = server.team_env("https://192.0.2.10:8443", "192.0.2.10")
+    secure = (env["SESSION_COOKIE_SECURE"], env["CSRF_COOKIE_SECURE"], env["SSRF_PROTECTION_ENABLED"])
+    assert secure == ("1", "1", "true")
+    assert env["CSRF_TRUSTED_ORIGINS"] == "https://192.0.2.10:8443"

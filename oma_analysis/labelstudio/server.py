@@ -81,6 +81,9 @@ def load_credentials(home: Path | None = None, *, save_env: bool = False) -> Cre
 # inherited prefixed variable would silently win over ours, so these are removed before starting.
 _DB_SETTINGS = ("DJANGO_DB", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT")
 _LS_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "")
+_TEAM_SETTINGS = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_TRUSTED_ORIGINS",
+                  "ALLOWED_HOSTS", "SSRF_PROTECTION_ENABLED", "USE_DEFAULT_BANNED_SUBNETS",
+                  "USER_ADDITIONAL_BANNED_SUBNETS", "ML_BLOCK_LOCAL_IP", "DJANGO_SETTINGS_MODULE")
 
 
 def database_env(database_url: str | None) -> dict[str, str]:
@@ -177,6 +180,9 @@ def start(
     from . import proxy
 
     home = home or oma_home()
+    if host is not None and host.strip("[]") in ("", "0.0.0.0", "::"):
+        # The address is also the certificate's name, the allowed host and the CSRF origin.
+        raise OmaError(f"--host {host!r}: give the address or name labellers type in their browser")
     state = ServerState.load(home)
     public = proxy.public_origin(host, https_port) if host else None
     if state and alive(state.pid):
@@ -203,7 +209,8 @@ def start(
     data.mkdir(parents=True, exist_ok=True)
     log = data / "label-studio.log"
     log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
-    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in _DB_SETTINGS}}
+    ours = _DB_SETTINGS + (_TEAM_SETTINGS if host else ())
+    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in ours}}
     env = {
         **inherited,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
@@ -263,6 +270,8 @@ def team_env(public_url: str, host: str, backend_addr: str | None = None) -> dic
         "ALLOWED_HOSTS": ",".join(dict.fromkeys([host.strip("[]"), "127.0.0.1", "localhost"])),
         # Label Studio's SSRF guard on (webhooks, storages, URL imports, ML backends), at most one
         # address exempted: the ML backend's own.
+        "SSRF_PROTECTION_ENABLED": "true",
+        "ML_BLOCK_LOCAL_IP": "true",
         **guard_env(backend_addr),
     }
 

@@ -56,9 +56,10 @@ def banned_except(addr: str) -> list[str]:
 def guard_env(backend_addr: str | None) -> dict[str, str]:
     if not backend_addr:
         return {"USE_DEFAULT_BANNED_SUBNETS": "true"}
+    banned = banned_except(backend_addr)  # validates the address first
     if ipaddress.ip_address(backend_addr) == ipaddress.ip_address("127.0.0.1"):
         # 127.0.0.1 is where Label Studio, PostgreSQL and most local services listen.
         raise OmaError("--backend-addr: use a dedicated address for the backend (e.g. 127.0.0.3), "
                        "not 127.0.0.1, so nothing else is exempted from Label Studio's SSRF guard")
     return {"USE_DEFAULT_BANNED_SUBNETS": "false",
-            "USER_ADDITIONAL_BANNED_SUBNETS": ",".join(banned_except(backend_addr))}
+            "USER_ADDITIONAL_BANNED_SUBNETS": ",".join(banned)}
