@@ -6,13 +6,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.oma-installed
 
 # Debian packages the tests use: Chromium (screenshots through Playwright, which can't download
-# its own browser here) and PostgreSQL (Label Studio's scale path). Installed once, as root or via sudo.
+# its own browser here), PostgreSQL (Label Studio's scale path) and nginx (team mode's TLS proxy).
+# Installed once, as root or via sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system demo test lint clean
 
 system:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx"; \
 	 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	 if [ -n "$$missing" ]; then \
 	   echo "installing Debian packages:$$missing"; \

@@ -54,3 +54,20 @@ def pull(client, project_id: int, out: str | Path, *, export_type: str = "JSON",
         raise
     os.replace(part, out)
     return out
+
+
+def pull_and_keep(client, project_id: int, title: str, *, home: Path, server: str, out: str | Path | None = None,
+                  export_type: str = "JSON", timeout: float = 300.0):
+    """:func:`pull` into ``out`` (when given) and keep a snapshot of the full JSON export
+    (:mod:`.snapshots`); a JSON pull is kept as is, other formats take one more JSON export."""
+    from .snapshots import keep
+
+    path = pull(client, project_id, out, export_type=export_type, timeout=timeout) if out is not None else None
+    if path is not None and export_type == "JSON":
+        return path, keep(path, home, project=project_id, title=title, server=server)
+    tmp = home / "snapshots" / f".pull-{project_id}-{os.getpid()}.json"
+    try:
+        pull(client, project_id, tmp, export_type="JSON", timeout=timeout)
+        return path, keep(tmp, home, project=project_id, title=title, server=server)
+    finally:
+        tmp.unlink(missing_ok=True)

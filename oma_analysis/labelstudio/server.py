@@ -81,6 +81,9 @@ def load_credentials(home: Path | None = None, *, save_env: bool = False) -> Cre
 # inherited prefixed variable would silently win over ours, so these are removed before starting.
 _DB_SETTINGS = ("DJANGO_DB", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT")
 _LS_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "")
+_TEAM_SETTINGS = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_TRUSTED_ORIGINS",
+                  "ALLOWED_HOSTS", "SSRF_PROTECTION_ENABLED", "USE_DEFAULT_BANNED_SUBNETS",
+                  "USER_ADDITIONAL_BANNED_SUBNETS", "ML_BLOCK_LOCAL_IP", "DJANGO_SETTINGS_MODULE")
 
 
 def database_env(database_url: str | None) -> dict[str, str]:
@@ -128,6 +131,9 @@ class ServerState:
     port: int
     database: str  # "sqlite" or the postgres URL without its password
     log: str
+    # Team mode (``--host``): the labellers' HTTPS address and the nginx in front of Label Studio.
+    public_url: str | None = None
+    proxy_pid: int | None = None
 
     @classmethod
     def load(cls, home: Path | None = None) -> ServerState | None:
@@ -159,17 +165,41 @@ def start(
     database_url: str | None = None,
     home: Path | None = None,
     timeout: float = 240.0,
+    host: str | None = None,
+    https_port: int = 8443,
+    cert: str | Path | None = None,
+    key: str | Path | None = None,
+    backend_addr: str | None = None,
 ) -> ServerState:
     """Start Label Studio in the background (or return the one already running) and wait until
-    its API answers with our token."""
+    its API answers with our token.
+
+    ``host``: team mode. Label Studio still listens on 127.0.0.1 only; nginx serves it over TLS on
+    ``host:https_port`` (see :mod:`.proxy`), with secure cookies, CSRF trusted origin and allowed
+    hosts set for that address, and Label Studio's default SSRF guard kept on."""
+    from . import proxy
+
     home = home or oma_home()
+    if host is not None and host.strip("[]") in ("", "0.0.0.0", "::"):
+        # The address is also the certificate's name, the allowed host and the CSRF origin.
+        raise OmaError(f"--host {host!r}: give the address or name labellers type in their browser")
     state = ServerState.load(home)
+    public = proxy.public_origin(host, https_port) if host else None
     if state and alive(state.pid):
         if database_url and state.database != redact_database_url(database_url):
             # Never hand back a server on another database (e.g. SQLite) as if it were the one asked for.
             raise OmaError(f"Label Studio is already running at {state.url} on {state.database}, not on "
                            f"{redact_database_url(database_url)}; stop it first (`oma ls down`)")
+        if host and public != state.public_url:
+            # Its cookie and CSRF settings are fixed at start: never pass a local server off as team mode.
+            raise OmaError(f"Label Studio is already running at {state.url} "
+                           f"({'for ' + state.public_url if state.public_url else 'local only'}); "
+                           f"stop it first (`oma ls down`)")
         wait_ready(state.url, load_credentials(home).token, timeout=timeout)
+        if host and not (state.proxy_pid and alive(state.proxy_pid)):
+            state.proxy_pid = proxy.start(home / "proxy", host, https_port, state.port, cert=_path(cert),
+                                          key=_path(key))
+            state.save(home)
         return state
     # Validate the URL before writing anything; SQLite explicitly, as an inherited DJANGO_DB=default
     # would otherwise put the "SQLite" server on PostgreSQL.
@@ -179,7 +209,8 @@ def start(
     data.mkdir(parents=True, exist_ok=True)
     log = data / "label-studio.log"
     log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
-    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in _DB_SETTINGS}}
+    ours = _DB_SETTINGS + (_TEAM_SETTINGS if host else ())
+    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in ours}}
     env = {
         **inherited,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
@@ -193,6 +224,7 @@ def start(
         "COLLECT_ANALYTICS": "false",
         # The ML backend runs on 127.0.0.1, which Label Studio blocks by default (SSRF guard).
         "USE_DEFAULT_BANNED_SUBNETS": "false",
+        **(team_env(public, host, backend_addr) if public and host else {}),
         # Label Studio reports errors to Heartex's Sentry by default (with user e-mails, server side
         # and from labellers' browsers): off, unless the operator names their own Sentry.
         "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
@@ -206,14 +238,42 @@ def start(
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     state = ServerState(url=f"http://127.0.0.1:{port}", pid=proc.pid, data_dir=str(data), port=port,
-                        database=redact_database_url(database_url), log=str(log))
+                        database=redact_database_url(database_url), log=str(log), public_url=public)
     state.save(home)
     try:
         wait_ready(state.url, creds.token, timeout=timeout, proc=proc, log=log, log_offset=log_offset)
+        if host:
+            state.proxy_pid = proxy.start(home / "proxy", host, https_port, port, cert=_path(cert),
+                                          key=_path(key))
+            state.save(home)
     except OmaError:
         stop(home)
         raise
     return state
+
+
+def _path(p: str | Path | None) -> Path | None:
+    return Path(p) if p else None
+
+
+def team_env(public_url: str, host: str, backend_addr: str | None = None) -> dict[str, str]:
+    """Label Studio's settings behind the TLS proxy (names as LS 1.23's core/settings read them)."""
+    from .ssrf import guard_env
+
+    return {
+        # request.is_secure() from nginx's X-Forwarded-Proto (LS has no variable for it).
+        "DJANGO_SETTINGS_MODULE": "oma_analysis.labelstudio.ls_settings",
+        "SESSION_COOKIE_SECURE": "1",
+        "CSRF_COOKIE_SECURE": "1",
+        "CSRF_TRUSTED_ORIGINS": public_url,
+        # The labellers' address, plus loopback for oma's own API calls to the internal port.
+        "ALLOWED_HOSTS": ",".join(dict.fromkeys([host.strip("[]"), "127.0.0.1", "localhost"])),
+        # Label Studio's SSRF guard on (webhooks, storages, URL imports, ML backends), at most one
+        # address exempted: the ML backend's own.
+        "SSRF_PROTECTION_ENABLED": "true",
+        "ML_BLOCK_LOCAL_IP": "true",
+        **guard_env(backend_addr),
+    }
 
 
 def wait_ready(url: str, token: str, *, timeout: float = 240.0, proc: subprocess.Popen | None = None,
@@ -258,6 +318,10 @@ def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
     state = ServerState.load(home)
     if not state:
         return False
+    if state.proxy_pid:
+        from . import proxy
+
+        proxy.stop(state.proxy_pid)
     was_alive = terminate_group(state.pid, timeout)
     (home / "ls.json").unlink(missing_ok=True)
     return was_alive
