@@ -22,7 +22,7 @@ between those labels and this metric is by construction and is never evidence.
 ...       for v, t, temp in (("temp:0", "Blue", 0.0), ("temp:1", "blue", 1.0))]
 >>> s = summarise(check_frame(cs), {"x": {"framing": "chat", "temperature": 0.0}})
 >>> s.loc[0, ["failures", "lower_k", "n"]].tolist()
-[1, 1, 3]
+[1, 1, 4]
 """
 
 from __future__ import annotations
@@ -128,8 +128,11 @@ def flag(frame: pd.DataFrame, deployed: Mapping[str, Any], min_rate: float = 0.5
         return wilson(int(k - here["sum"]), int(n - here["count"]))[0] >= min_rate
 
     d["failed"] = ~d["passed"]
-    d["lower"] = d["failed"] & [(m, p, u) in shown for m, p, u in d[["model", "prompt_id", "unit"]].to_numpy()]
-    d["upper"] = d["lower"] | (d["failed"] & (d.apply(elsewhere, axis=1) if len(d) else False))
+    here = pd.Series([(m, p, u) in shown for m, p, u in d[["model", "prompt_id", "unit"]].to_numpy()],
+                     index=d.index, dtype=bool)
+    other = d.apply(elsewhere, axis=1).astype(bool) if len(d) else pd.Series([], dtype=bool)
+    d["lower"] = d["failed"] & here
+    d["upper"] = d["lower"] | (d["failed"] & other)
     return d
 
 
