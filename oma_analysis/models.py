@@ -12,7 +12,7 @@ Model specs:
   are shown by ``oma models`` and can be named as ``local:NAME`` too.
 
 GGUF weights are dequantised once and saved as a transformers checkpoint under
-``$OMA_MODEL_CACHE`` (default ``$OMA_HOME/models``), so later loads take seconds, not a minute.
+``$OMA_MODEL_CACHE`` (default ``~/.cache/oma/models``), so later loads take seconds, not a minute.
 
 >>> info("local:smollm2-135m-instruct").deployed
 {'framing': 'chat', 'temperature': 0.0}
@@ -84,7 +84,10 @@ def oma_home() -> Path:
 
 
 def model_cache() -> Path:
-    return Path(os.environ.get("OMA_MODEL_CACHE") or oma_home() / "models").resolve()
+    """Where converted weights live: per user, not per ``$OMA_HOME``, so every run and test session
+    (each with its own home) shares one conversion, as the Hugging Face cache does."""
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("OMA_MODEL_CACHE") or xdg / "oma" / "models").resolve()
 
 
 def deployed_variant(m: ModelInfo) -> str:
