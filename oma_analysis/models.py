@@ -79,6 +79,24 @@ PACKAGED: dict[str, _Packaged] = {
 }
 
 
+# The eight GPT-3-family models whose published completions ship with Self-Instruct (shared/datasets/
+# self_instruct_user_oriented): all 175B davinci, differing only in what followed pre-training
+# (Wang et al. 2023, Table 4; OpenAI's model index for the text-davinci models).
+GPT3_FAMILY: dict[str, ModelInfo] = {m.name: m for m in (
+    ModelInfo(n, f"published:{n}", 175_000.0, k, r, {"framing": "completion", "temperature": 0.0}, "OpenAI API",
+              "GPT-3", available=False, note="published outputs only")
+    for n, k, r in (
+        ("davinci", "base", "pretrained"),
+        ("davinci-self-instruct", "instruct", "SFT (Self-Instruct data)"),
+        ("davinci-superni-ft", "instruct", "SFT (SuperNI)"),
+        ("davinci-t0-ft", "instruct", "SFT (T0/P3)"),
+        ("davinci-self-instruct-and-superni-ft", "instruct", "SFT (Self-Instruct + SuperNI)"),
+        ("text-davinci-001", "instruct", "SFT (InstructGPT demonstrations)"),
+        ("text-davinci-002", "instruct", "SFT (FeedME: demonstrations + top-rated samples)"),
+        ("text-davinci-003", "instruct", "RLHF (PPO)"),
+    ))}
+
+
 def oma_home() -> Path:
     return Path(os.environ.get("OMA_HOME", ".oma")).resolve()
 
