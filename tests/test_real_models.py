@@ -20,7 +20,7 @@ from oma_analysis.prompts.records import PromptRecord
 
 MODELS = ("local:smollm2-135m-instruct", "local:gemma3-270m")
 VARIANTS = "chat+temp:0,completion+temp:0,chat+temp:0.8,completion+temp:0.8"
-MAX_NEW = 24
+MAX_NEW = 16
 PROMPTS = [
     PromptRecord("p:fr", [{"role": "user", "content": "Answer in French: what colour is the sky?"}], "other"),
     PromptRecord("p:two", [{"role": "user", "content": "Write exactly two sentences about trains."}], "other"),
