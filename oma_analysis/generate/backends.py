@@ -32,7 +32,7 @@ def parse_model(spec: str) -> tuple[str, str, str]:
         base, _, name = spec[7:].rpartition("#")
         if base and name:
             return "openai", base, name
-    raise OmaError(f"--model {spec!r}: expected local:NAME, hf:PATH, gguf:FILE or openai:BASE_URL#MODEL")
+    raise OmaError(f"--model {spec!r}: expected hf:PATH or openai:BASE_URL#MODEL (or local:NAME, gguf:FILE)")
 
 
 @dataclass(frozen=True)
