@@ -20,6 +20,15 @@ from oma_analysis.generate.records import Completion
 from oma_analysis.generate.runner import run
 from oma_analysis.prompts.importers import import_ifeval
 
+
+def one_thread() -> None:
+    """One torch thread: on the shared 2-core machine two OpenMP threads per process spin-wait
+    for each other under load (measured 5-12x slower)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 MODEL = "local:smollm2-135m-instruct"
 VARIANTS = "chat+temp:0,completion+temp:0,chat+temp:0.7"  # deployed: chat, greedy (oma models)
 MIN_RATE = 0.5
@@ -27,6 +36,7 @@ MIN_RATE = 0.5
 
 @pytest.fixture(scope="module")
 def auto_out(shared_dir, tmp_path_factory):
+    one_thread()
     d = tmp_path_factory.mktemp("auto")
     prompts = import_ifeval(shared_dir / "datasets" / "ifeval", responses=False).prompts[:20]
     assert len(prompts) == 20

@@ -18,6 +18,15 @@ from oma_analysis.generate.runner import run
 from oma_analysis.models import deployed_variant, info
 from oma_analysis.prompts.records import PromptRecord
 
+
+def one_thread() -> None:
+    """One torch thread: on the shared 2-core machine two OpenMP threads per process spin-wait
+    for each other under load (measured 5-12x slower)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 MODELS = ("local:smollm2-135m-instruct", "local:gemma3-270m")
 VARIANTS = "chat+temp:0,completion+temp:0,chat+temp:0.8,completion+temp:0.8"
 MAX_NEW = 16
@@ -29,6 +38,7 @@ PROMPTS = [
 
 @pytest.fixture(scope="module", params=MODELS)
 def model(request):
+    one_thread()
     return request.param, make_generator(request.param)
 
 

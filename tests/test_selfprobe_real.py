@@ -20,6 +20,15 @@ from oma_analysis.generate.runner import run
 from oma_analysis.models import deployed_variant, info
 from oma_analysis.prompts.records import core_prompts
 
+
+def one_thread() -> None:
+    """One torch thread: on the shared 2-core machine two OpenMP threads per process spin-wait
+    for each other under load (measured 5-12x slower)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 MODEL = "local:smollm2-135m-instruct"
 
 
@@ -30,6 +39,7 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def test_selfprobe_flags_own_deployed_outputs(shared_dir, tmp_path):
+    one_thread()
     df = ifeval_pairs(load_ifeval(shared_dir / "datasets" / "ifeval"), n=24, seed=0)
     data = tmp_path / "labelled.jsonl"
     data.write_text("".join(json.dumps({"prompt": a, "completion": b, "label": int(y)}) + "\n"
