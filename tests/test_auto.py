@@ -150,3 +150,23 @@ def test_truncated_outputs_are_not_evaluable_for_length_checks():
     assert f[~f.index.isin(length_rows.index)]["passed"].notna().all()
     f2 = check_frame([_c(p, "The sea is very big and deep and blue", "d", "chat", 0.0)])
     assert f2[[length_sensitive(c, None) for c in f2["check"]]]["passed"].eq(False).all()
+
+
+def test_trend_rows_for_the_gpt3_family_from_published_outputs(shared_dir, tmp_path):
+    from oma_analysis.models import GPT3_FAMILY
+    from oma_analysis.prompts.importers import import_self_instruct
+    from oma_analysis.trend import PUBLISHED_SOURCE, published_rows, write_trend
+
+    src = shared_dir / "datasets" / "self_instruct_user_oriented"
+    rows = published_rows(src, limit=6)
+    assert {r["model"] for r in rows} == set(GPT3_FAMILY)
+    imp = import_self_instruct(src)
+    keep = {p.id for p in imp.prompts[:6]}
+    f = check_frame([c for c in imp.completions if c.prompt_id in keep], {p.id: p for p in imp.prompts})
+    for r in rows:
+        g = f[(f["model"] == r["model"]) & f["passed"].notna()]
+        assert r["n_checks"] == len(g) and r["raw_failure_rate"] == pytest.approx((g["passed"] == False).mean())  # noqa: E712
+        assert r["params_m"] == 175_000.0 and r["source"] == PUBLISHED_SOURCE and r["lower"] is None
+    assert GPT3_FAMILY["text-davinci-003"].regime.startswith("RLHF") and GPT3_FAMILY["davinci"].kind == "base"
+    md = write_trend(rows, tmp_path).read_text()
+    assert "not capability-conditioned" in md and "by construction" in md and md.count("| davinci") == 5
