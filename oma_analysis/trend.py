@@ -82,7 +82,8 @@ def write_trend(rows: list[dict[str, Any]], out_dir: Path) -> Path:
              "| model | size | base/instruct | regime | raw failure rate [95% CI] | lower bound | upper bound "
              "| source |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        size = f"{r['params_m']:g}M" if r["params_m"] else "?"
+        pm = r["params_m"]
+        size = "?" if not pm else f"{pm / 1000:g}B" if pm >= 1000 else f"{pm:g}M"
         raw = (r["raw_failure_rate"], *r["raw_ci"])
         lines.append(f"| {r['model']} | {size} | {r['kind']} | {r['regime']} | {_pct(raw)} (n={r['n_checks']}) "
                      f"| {_pct(r['lower'])} | {_pct(r['upper'])} | {r['source']} |")
