@@ -9,6 +9,10 @@ matrix products, so rounding differs slightly, and where two tokens are nearly t
 flip; from there the continuations diverge.
 
     python benchmarks/generate_throughput.py [--quick] [--model local:NAME] [--batch-size 8]
+
+Measured (2026-11-29, shared 2-core machine at load ~10, OMA_TORCH_THREADS=1, --quick: 16 prompts,
+40 new tokens, batch 8): one-at-a-time 308.9 s (1.9 tok/s), batched 146.8 s (4.0 tok/s), 2.1x;
+same greedy text on 16/16 prompts.
 """
 
 from __future__ import annotations
