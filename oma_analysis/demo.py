@@ -106,7 +106,7 @@ def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
 def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str = "demo", overlap: int = 3,
              accuracy: tuple[float, ...] = DEFAULT_ACCURACY, gold_rate: float = 0.2, seed: int = 0,
              simulate: bool = True, report: bool = True, backend: bool = True, backend_port: int | None = None,
-             echo: Callable[[str], None] = print) -> DemoResult:
+             echo: Callable[[str], None] = print, real_models: bool = False) -> DemoResult:
     from .labelstudio.client import connect
     from .labelstudio.projects import create_or_update
     from .labelstudio.push import prepare, push
@@ -169,7 +169,21 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))
         (work / "truth.json").write_text(json.dumps(res.true_rates, indent=1))
+    if real_models:
+        real_models_section(work, echo)
     return res
+
+
+def real_models_section(work: Path, echo: Callable[[str], None]) -> Path:
+    """Real local models beside the fixed demo set: a small run spec generates for real (cached
+    under $OMA_HOME/runs, nothing committed) and the trend section across them and the eight
+    GPT-3-family models is written to ``work/real_models/trend.md`` (automatic checks: real)."""
+    from .trend import run_trend
+
+    path = run_trend(work / "real_models", echo=echo)
+    echo(f"trend across the real local models and the GPT-3 family (real automatic checks): {path}")
+    echo(path.read_text(encoding="utf-8"))
+    return path
 
 
 def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]) -> str | None:

@@ -21,8 +21,10 @@ def register(group: click.Group) -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-simulate", is_flag=True, help="Stop after importing tasks (label them yourself).")
 @click.option("--no-backend", is_flag=True, help="Skip the ML backend's pre-annotations.")
+@click.option("--real-models/--no-real-models", default=True, show_default=True,
+              help="Also run the two real local models (small run spec) and write the trend section.")
 def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, no_simulate: bool,
-         no_backend: bool) -> None:
+         no_backend: bool, real_models: bool) -> None:
     """The whole loop on demo data: Label Studio (SQLite), projects, blinded completions from several
     models, ML-backend pre-annotations, simulated labellers, export, and the HTML report. Prints the
     Label Studio URL, the login and the report path; Label Studio keeps running (`oma ls down`)."""
@@ -31,7 +33,8 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
 
     records = self_instruct_records(data_path, limit, seed) if data_path else None
     res = run_demo(port=port, records=records, source=data_path or "demo", overlap=overlap, seed=seed,
-                   simulate=not no_simulate, report=not no_simulate, backend=not no_backend, echo=click.echo)
+                   simulate=not no_simulate, report=not no_simulate, backend=not no_backend, echo=click.echo,
+                   real_models=real_models)
     home = oma_home()
     if res.estimated:
         click.echo("")

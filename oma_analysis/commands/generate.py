@@ -11,7 +11,8 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.argument("prompts", type=click.Path(dir_okay=False))
-@click.option("--model", "model_spec", required=True, help="hf:PATH or openai:BASE_URL#MODEL.")
+@click.option("--model", "model_spec", required=True,
+              help="local:NAME (see oma models), hf:PATH, gguf:FILE or openai:BASE_URL#MODEL.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Completions JSONL (appended; also the cache for resuming).")
 @click.option("--variants", default="chat,completion,temp:0,temp:0.7,temp:1.0", show_default=True)

@@ -13,7 +13,8 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="The evaluated model: hf:PATH (its weights are tuned).")
+@click.option("--model", "model_spec", required=True,
+              help="The evaluated model: local:NAME, hf:PATH or gguf:FILE (its weights are tuned).")
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Labelled JSONL/CSV: prompt, completion, label (1/0, not_met/met or a verdict choice).")
 @click.option("--completions", type=click.Path(path_type=Path, dir_okay=False),
@@ -23,9 +24,11 @@ def register(group: click.Group) -> None:
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--max-length", type=int, default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train", "train_mode", type=click.Choice(["all", "head"]), default="all", show_default=True,
+              help="Tune all weights, or only the classification head on the frozen model's states (fast on CPU).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def selfprobe(model_spec: str, data: Path, completions: Path | None, epochs: float, learning_rate: float,
-              batch_size: int, max_length: int, seed: int, as_json: bool) -> None:
+              batch_size: int, max_length: int, seed: int, train_mode: str, as_json: bool) -> None:
     """Fine-tune the evaluated model itself on (prompt, completion) -> met / not met and report how
     often it classifies its own completions as not meeting the user's intent."""
     from transformers.utils import logging as hf_logging
@@ -44,7 +47,7 @@ def selfprobe(model_spec: str, data: Path, completions: Path | None, epochs: flo
 
         own = [(last_user_turn(c.messages) or "", c.text) for c in read_completions(completions)]
     rep = run(model_spec, rows, own, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-              max_length=max_length, seed=seed)
+              max_length=max_length, seed=seed, train=train_mode)
     if as_json:
         click.echo(json.dumps(rep.to_dict()))
         return

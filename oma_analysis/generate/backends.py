@@ -13,7 +13,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .. import OmaError
 from .framing import DOCUMENT_STOP, Variant, chat_text, cut_at_stop, document_prefix
@@ -22,14 +22,17 @@ API_KEY_ENVS = ("OPENAI_API_KEY", "OMA_API_KEY")
 
 
 def parse_model(spec: str) -> tuple[str, str, str]:
-    """(backend, location, model name) from ``hf:PATH`` or ``openai:BASE_URL#MODEL``."""
+    """(backend, location, model name) from ``hf:PATH`` or ``openai:BASE_URL#MODEL``; ``local:NAME``
+    and ``gguf:FILE`` run on the transformers backend too (location resolved by :func:`make_generator`)."""
+    if spec.startswith(("local:", "gguf:")) and len(spec) > 6:
+        return "hf", spec, spec
     if spec.startswith("hf:") and len(spec) > 3:
         return "hf", spec[3:], spec[3:]
     if spec.startswith("openai:") and "#" in spec:
         base, _, name = spec[7:].rpartition("#")
         if base and name:
             return "openai", base, name
-    raise OmaError(f"--model {spec!r}: expected hf:PATH or openai:BASE_URL#MODEL")
+    raise OmaError(f"--model {spec!r}: expected hf:PATH or openai:BASE_URL#MODEL (or local:NAME, gguf:FILE)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,40 @@ class Output:
     input_text: str | None  # the framed text the model saw (None: chat messages sent as-is)
     finish_reason: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        """Cut by the token limit (not by end-of-turn or a stop string): length-type checks
+        cannot judge it ("not evaluable")."""
+        return self.finish_reason == "length"
+
+
+class Generator(Protocol):
+    """What every generator does: a batch of chats under one variant -> one Output per chat.
+    ``oma generate``, ``oma run``, the capability probes and the ML backend's probe all call this."""
+
+    backend: str
+
+    def generate(self, batch: list[list[dict[str, str]]], v: Variant, p: dict[str, Any], seed: int
+                 ) -> list[Output]: ...
+
+
+def make_generator(spec: str, device: str | None = None) -> Generator:
+    """The one constructor: ``local:NAME`` (packaged models), ``hf:PATH``, ``gguf:FILE`` or
+    ``openai:BASE_URL#MODEL`` (also a named endpoint from ``$OMA_HOME/models.yaml``)."""
+    from ..models import check_available, checkpoint
+
+    m = check_available(spec)
+    if os.environ.get("OMA_TORCH_THREADS"):
+        # On a small shared CPU, one thread per process avoids OpenMP workers spin-waiting for
+        # each other while descheduled (measured here: 5-12x slower with 2 threads under load).
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMA_TORCH_THREADS"]))
+    if m.spec.startswith("openai:"):
+        _, base, name = parse_model(m.spec)
+        return OpenAIGenerator(base, name)
+    return HFGenerator(str(checkpoint(m.spec)), device=device)
 
 
 class HFGenerator:
@@ -93,14 +130,28 @@ class HFGenerator:
             out = self.model.generate(**enc, **kw)
         res = []
         n_in = enc["input_ids"].shape[1]
+        ends = self._end_ids()
+        full = out.shape[1] - n_in >= p["max_new_tokens"]  # else every row ended before the limit
         for row, (text_in, stops) in zip(out, framed, strict=True):
             new = row[n_in:]
             text = self.tok.decode(new, skip_special_tokens=True)
             text, stopped = cut_at_stop(text, stops)
-            hit_eos = bool((new == self.tok.eos_token_id).any())
+            hit_eos = not full or any(int(t) in ends for t in new)
             reason = "stop" if stopped or hit_eos else "length"
             res.append(Output(text.strip(), text_in, reason, {"stop": list(stops)}))
         return res
+
+    def generate_one(self, messages: list[dict[str, str]], v: Variant, p: dict[str, Any], seed: int) -> Output:
+        return self.generate([messages], v, p, seed)[0]
+
+    def _end_ids(self) -> set[int]:
+        """Token ids that end a turn: the tokenizer's EOS and pad, and the generation config's EOS
+        (instruct models often end on an end-of-turn token that is not the tokenizer's EOS)."""
+        ids = {self.tok.eos_token_id, self.tok.pad_token_id}
+        gc = getattr(self.model, "generation_config", None)
+        e = getattr(gc, "eos_token_id", None) if gc is not None else None
+        ids.update(e if isinstance(e, list) else [e])
+        return {int(i) for i in ids if i is not None}
 
 
 def api_key() -> str | None:
@@ -162,3 +213,8 @@ class OpenAIGenerator:
         ch = resp.choices[0]
         return Output((ch.message.content or "").strip(), None, ch.finish_reason or "",
                       {"attempts": attempts, "response_model": resp.model})
+
+    def generate(self, batch: list[list[dict[str, str]]], v: Variant, p: dict[str, Any], seed: int
+                 ) -> list[Output]:
+        # One request per chat (the API has no batch call); the runner adds concurrency.
+        return [self.generate_one(m, v, p, seed + i) for i, m in enumerate(batch)]

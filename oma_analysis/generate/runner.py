@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import OmaError
 from ..prompts.records import PromptRecord
-from .backends import GenParams, HFGenerator, OpenAIGenerator, Output, parse_model
+from .backends import Generator, GenParams, Output, make_generator, parse_model
 from .framing import Variant
 from .records import Completion, cache_key, read_completions
 
@@ -78,7 +78,8 @@ def _record(job: Job, model: str, o: Output, params: dict[str, Any], seed: int, 
         params={**params, "sampling_seed": item_seed, "backend": backend,
                 **({"stop": o.extra["stop"]} if "stop" in o.extra else {})},
         created="", content_hash="", source="generate",
-        meta={"input_text": o.input_text, "finish_reason": o.finish_reason, "elapsed_s": round(elapsed, 4),
+        meta={"input_text": o.input_text, "finish_reason": o.finish_reason, "truncated": o.truncated,
+              "elapsed_s": round(elapsed, 4),
               **{k: v for k, v in o.extra.items() if k != "stop"}},
     )
 
@@ -97,7 +98,7 @@ def run(prompts: list[PromptRecord], model_spec: str, out: str | Path, variants:
     params = params or GenParams()
     if samples < 1 or concurrency < 1 or batch_size < 1:
         raise OmaError("--samples, --concurrency and --batch-size must be at least 1")
-    backend, loc, name = parse_model(model_spec)
+    backend, _, name = parse_model(model_spec)
     model = model_name or model_spec
     out = Path(out)
     done = {c.key for c in read_completions(out)} if out.exists() else set()
@@ -117,11 +118,10 @@ def run(prompts: list[PromptRecord], model_spec: str, out: str | Path, variants:
             bar.update(1)
 
     try:
+        gen = generator or make_generator(model_spec)
         if backend == "hf":
-            gen = generator or HFGenerator(loc)
             _run_hf(gen, jobs, model, params, seed, batch_size, emit)
         else:
-            gen = generator or OpenAIGenerator(loc, name)
             _run_api(gen, jobs, model, params, seed, concurrency, emit)
     finally:
         fh.close()
@@ -129,7 +129,7 @@ def run(prompts: list[PromptRecord], model_spec: str, out: str | Path, variants:
     return RunResult(len(jobs), skipped, out)
 
 
-def _run_hf(gen: HFGenerator, jobs: list[Job], model: str, params: GenParams, seed: int, batch_size: int,
+def _run_hf(gen: Generator, jobs: list[Job], model: str, params: GenParams, seed: int, batch_size: int,
             emit: Callable[[Completion], None]) -> None:
     by_variant: dict[str, list[Job]] = {}
     for j in jobs:
@@ -147,7 +147,7 @@ def _run_hf(gen: HFGenerator, jobs: list[Job], model: str, params: GenParams, se
                 emit(_record(j, model, o, p, seed, bseed, gen.backend, el))
 
 
-def _run_api(gen: OpenAIGenerator, jobs: list[Job], model: str, params: GenParams, seed: int, concurrency: int,
+def _run_api(gen: Any, jobs: list[Job], model: str, params: GenParams, seed: int, concurrency: int,
              emit: Callable[[Completion], None]) -> None:
     def one(j: Job) -> Completion:
         p = params.for_variant(j.variant)
