@@ -196,6 +196,8 @@ def _next_or_release(root: Path, lock_fh: Any) -> bool:
             counts["queued"] = False
             counts["started"] = int(counts.get("started", 0)) + 1
             _write(root / COUNTS, counts)
+            # Said at once, so /status never shows "nothing queued, last one done" in between.
+            _write(root / STATUS, {"state": "running", "started": time.time(), "pid": os.getpid()})
             return True
         fcntl.flock(lock_fh, fcntl.LOCK_UN)
         lock_fh.close()
