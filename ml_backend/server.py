@@ -47,11 +47,18 @@ class BackendState:
         (d / "backend.json").write_text(json.dumps(asdict(self), indent=1))
 
 
-def _auth(home: Path | None = None) -> tuple[str, str]:
-    """The backend's credentials (env, else the 0600 file under $OMA_HOME/backend, made on first use)."""
-    from .credentials import credentials_path, load_or_create
+def credentials_file(home: Path | None = None) -> Path:
+    """``home``'s credentials file when a home is given, else OMA_BACKEND_CREDENTIALS / $OMA_HOME's."""
+    from .credentials import credentials_path
 
-    return load_or_create(backend_home(home) / "credentials.json" if home else credentials_path())
+    return backend_home(home) / "credentials.json" if home else credentials_path()
+
+
+def _auth(home: Path | None = None) -> tuple[str, str]:
+    """The backend's credentials (env, else the 0600 file, made on first use)."""
+    from .credentials import load_or_create
+
+    return load_or_create(credentials_file(home))
 
 
 def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1, threads: int = 4,
@@ -60,7 +67,7 @@ def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1
     from .credentials import check_bind
     from .intent import models_dir
 
-    creds_file = backend_home(home) / "credentials.json"
+    creds_file = credentials_file(home)
     auth = _auth(home)
     check_bind(host, auth)
     state = BackendState.load(home)
@@ -72,12 +79,12 @@ def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1
     log = d / "backend.log"
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("OMA_BACKEND_MODELS", str(models_dir()))
-    full_env.setdefault("OMA_BACKEND_CREDENTIALS", str(creds_file))
+    full_env["OMA_BACKEND_CREDENTIALS"] = str(creds_file)  # the file start() and connect() read
     # Split the cores between workers so they don't oversubscribe (torch defaults to all cores each).
     full_env.setdefault("OMA_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
            "--threads", str(threads), "--worker-class", "gthread", "--timeout", "300",
-           "--graceful-timeout", "10", "ml_backend._wsgi:app"]
+           "--graceful-timeout", "10", "-c", "python:ml_backend.gunicorn_conf", "ml_backend._wsgi:app"]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, cwd=str(Path(__file__).resolve().parents[1]))

@@ -4,6 +4,7 @@ function), the self-classification probe on a tiny GPT-2 built here, and config 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -251,3 +252,14 @@ def test_chat_framing_renders_through_transformers_apply_chat_template(tmp_path)
     assert text == tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     year = datetime.datetime.now().year
     assert text in (f"[{year}]<|user|>Hi<|assistant|>", f"[{year + 1}]<|user|>Hi<|assistant|>") and stops == ()
+
+
+def test_gunicorn_refuses_non_loopback_bind_with_weak_credentials(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMA_HOME": str(tmp_path), "OMA_BACKEND_USER": "me", "OMA_BACKEND_PASSWORD": "short",
+           "OMA_BACKEND_MODELS": str(tmp_path / "models"), "OMA_POLL_S": "0"}
+    r = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:ml_backend.gunicorn_conf", "--bind",
+                        "0.0.0.0:0", "ml_backend._wsgi:app"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "refusing to bind '0.0.0.0'" in r.stderr, r.stderr[-2000:]
