@@ -160,7 +160,7 @@ def webhook_view() -> Any:
     result = m.process_event(action, payload, job_id, {"workdir": None})
     pid = result.get("project") if isinstance(result, dict) else None
     if isinstance(pid, int):
-        training.join_study(pid, "review", None)
+        training.join_study(pid, "review", None, keep_existing=True)
     return jsonify({"action": action, "job_id": job_id, **(result or {})}), 201
 
 

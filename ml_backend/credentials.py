@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from oma_analysis import OmaError
@@ -29,9 +30,11 @@ def credentials_path() -> Path:
     return oma_home() / "backend" / "credentials.json"
 
 
-def load_or_create(path: Path | None = None) -> tuple[str, str]:
-    """The (user, password) pair; generates and saves one (0600) when there is none yet."""
-    user, pw = os.environ.get("OMA_BACKEND_USER"), os.environ.get("OMA_BACKEND_PASSWORD")
+def load_or_create(path: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The (user, password) pair; generates and saves one (0600) when there is none yet.
+    ``env``: the environment the backend runs with (default: this process's)."""
+    env = os.environ if env is None else env
+    user, pw = env.get("OMA_BACKEND_USER"), env.get("OMA_BACKEND_PASSWORD")
     if user and pw:
         return user, pw
     path = path or credentials_path()

@@ -64,11 +64,12 @@ def _auth(home: Path | None = None) -> tuple[str, str]:
 def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1, threads: int = 4,
           home: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120.0) -> BackendState:
     """Start gunicorn serving ``ml_backend._wsgi:app`` (or return the one running) and wait for /health."""
-    from .credentials import check_bind
+    from .credentials import check_bind, load_or_create
     from .intent import models_dir
 
     creds_file = credentials_file(home)
-    auth = _auth(home)
+    # The credentials the backend will use: from its environment (env overrides), else the file.
+    auth = load_or_create(creds_file, {**os.environ, **(env or {})})
     check_bind(host, auth)
     state = BackendState.load(home)
     if state and alive(state.pid):

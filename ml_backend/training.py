@@ -123,8 +123,9 @@ def study() -> dict[str, dict]:
     return _read(models_dir() / STUDY)
 
 
-def join_study(project: int, kind: str, extra_params: dict | None) -> None:
-    """Record that ``project`` uses this backend (its kind and whether it may be trained on)."""
+def join_study(project: int, kind: str, extra_params: dict | None, *, keep_existing: bool = False) -> None:
+    """Record that ``project`` uses this backend (its kind and whether it may be trained on).
+    ``keep_existing``: only add a project not known yet (a webhook knows nothing of its licence)."""
     root = models_dir()
     no_train = None
     if isinstance(extra_params, dict) and extra_params.get(NO_TRAINING_KEY):
@@ -132,6 +133,8 @@ def join_study(project: int, kind: str, extra_params: dict | None) -> None:
     with _flocked(root / COUNTS_LOCK):
         s = _read(root / STUDY)
         entry = {"kind": kind, "no_training": no_train}
+        if keep_existing and str(project) in s:
+            return
         if s.get(str(project)) != entry:
             s[str(project)] = entry
             _write(root / STUDY, s)

@@ -338,6 +338,21 @@ def test_webhook_flood_starts_one_retrain_and_no_signal_is_not_served(noise_back
     assert versions == {"versions": [], "current": None}
 
 
+def test_a_no_training_project_is_marked_in_the_study(label_studio, backend):
+    client = label_studio.client()
+    proj, _ = _push(client, "be selfinstruct", records(2, "s"))
+    why = "Self-Instruct: its authors ask that it is not used for training"
+    res = CliRunner().invoke(main, ["backend", "connect", "--project", str(proj.id), "--url", backend.url,
+                                    "--no-training", why])
+    assert res.exit_code == 0, res.output
+    # Label Studio's /setup carried it (extra_params); a webhook for the project does not clear it.
+    assert _status(backend)["study"][str(proj.id)] == {"kind": "review", "no_training": why}
+    body = {"action": "ANNOTATION_CREATED", "project": {"id": proj.id, "label_config": proj.label_config},
+            "annotation": {"id": 1, "result": answers_for(True)}}
+    assert requests.post(backend.url + "/webhook", json=body, auth=backend.auth, timeout=30).status_code == 201
+    assert _status(backend)["study"][str(proj.id)]["no_training"] == why
+
+
 def test_interactive_probe_returns_the_evaluated_models_answer(label_studio, backend, tiny_lm):
     from ml_backend.probe import ask
 
