@@ -220,7 +220,7 @@ def _run(lock_fh: Any) -> None:
             except Exception as exc:  # a failed retrain leaves the old model live; say why
                 logger.exception("retrain failed")
                 _write(root / STATUS, {"state": "failed", "started": started, "finished": time.time(),
-                                       "error": f"{type(exc).__name__}: {exc}"})
+                                       "error": _scrub(f"{type(exc).__name__}: {exc}")})
             if not _next_or_release(root, lock_fh):
                 return
     except BaseException:
@@ -228,6 +228,15 @@ def _run(lock_fh: Any) -> None:
             fcntl.flock(lock_fh, fcntl.LOCK_UN)
             lock_fh.close()
         raise
+
+
+def _scrub(message: str) -> str:
+    """/status reveals no paths: the models directory and $OMA_HOME become placeholders."""
+    from oma_analysis.labelstudio.server import oma_home
+
+    for path, name in ((str(models_dir()), "<models>"), (str(oma_home()), "<OMA_HOME>")):
+        message = message.replace(path, name)
+    return message
 
 
 def recover() -> dict | None:
