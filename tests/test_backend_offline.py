@@ -217,7 +217,11 @@ def test_one_retrain_runs_and_at_most_one_is_queued(tmp_path, monkeypatch):
     st = training.public_status()
     assert len(runs) == 2 and st["retrains_started"] == 2 and not st["retrain_queued"]
     assert st["retrain"]["state"] == "done" and "pid" not in st["retrain"]
+    for t in threading.enumerate():  # the retrain thread releases the lock as it ends
+        if t.name == "oma-retrain":
+            t.join(30)
     assert training.request_retrain() == "started"  # the lock was released
+    assert running.acquire(timeout=30)
 
 
 def test_credentials_generated_once_0600(tmp_path, monkeypatch):
