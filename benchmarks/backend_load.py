@@ -60,6 +60,10 @@ BASE_RECORDS: list[tuple[str, str, bool]] = [
 ]
 
 
+#: The backend always requires credentials; the benchmark gives it these (env) and uses them.
+AUTH = ("oma-bench", "bench-secret-0123")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -126,16 +130,19 @@ def annotated_review_project(client: Any, title: str, n_tasks: int) -> Project:
 
 def publish_initial_model(models: Path, work: Path) -> str:
     """Train a tiny classifier once (``oma_analysis.classifier.train``, cached under ``work``) and
-    publish a copy of it under ``models``; returns the version name (the ``model_version``)."""
+    publish a copy of it under ``models``; returns the version name (the ``model_version``).
+
+    It is deliberately wrong (trained on inverted labels, published without the gate), so that a
+    retrain on the real labels beats it through the quality gate and the swap happens."""
     import pandas as pd
 
     from oma_analysis.classifier import train
 
     cache = work / "initial-models"
     if not (cache / "current").is_file():
-        rows = [(p, c, int(bad)) for p, c, bad in records(8)]
+        rows = [(p, c, 1 - int(bad)) for p, c, bad in records(16)]
         df = pd.DataFrame(rows, columns=["text_a", "text_b", "label"])
-        train(df, cache, epochs=1, max_length=64, test_size=0.25)
+        train(df, cache, epochs=3, max_length=64, test_size=0.25, gate=False)
     name = (cache / "current").read_text().strip()
     models.mkdir(parents=True, exist_ok=True)
     shutil.copytree(cache / name, models / name)
@@ -154,7 +161,7 @@ def predict_bodies(xml: str, n: int = 16) -> list[dict]:
     return [{"tasks": [dict(t, id=1000 + i)], "label_config": xml} for i, t in enumerate(tasks)]
 
 
-def post_webhooks(url: str, project: Project, n: int, auth: tuple[str, str] | None = None) -> list[dict]:
+def post_webhooks(url: str, project: Project, n: int, auth: tuple[str, str] | None = AUTH) -> list[dict]:
     """``n`` ANNOTATION_CREATED events as Label Studio posts them to ``/webhook``."""
     import requests
 
@@ -172,7 +179,7 @@ def post_webhooks(url: str, project: Project, n: int, auth: tuple[str, str] | No
     return out
 
 
-def backend_status(url: str, auth: tuple[str, str] | None = None) -> dict:
+def backend_status(url: str, auth: tuple[str, str] | None = AUTH) -> dict:
     import requests
 
     r = requests.get(url + "/status", auth=auth, timeout=10)
@@ -180,7 +187,7 @@ def backend_status(url: str, auth: tuple[str, str] | None = None) -> dict:
     return r.json()
 
 
-def wait_retrain(url: str, timeout: float, *, since: float = 0.0, auth: tuple[str, str] | None = None) -> dict:
+def wait_retrain(url: str, timeout: float, *, since: float = 0.0, auth: tuple[str, str] | None = AUTH) -> dict:
     """Poll /status until the retrain started at/after ``since`` is done or failed (or timeout)."""
     deadline = time.monotonic() + timeout
     st: dict = {}
@@ -206,7 +213,7 @@ class LoadResult:
 
 
 def run_load(url: str, bodies: list[dict], *, clients: int, seconds: float,
-             auth: tuple[str, str] | None = None, request_timeout: float = 30.0,
+             auth: tuple[str, str] | None = AUTH, request_timeout: float = 30.0,
              during: Callable[[], None] | None = None, during_after: float = 0.0,
              max_seconds: float | None = None, res: LoadResult | None = None) -> LoadResult:
     """Closed-loop load: ``clients`` threads post ``bodies`` round-robin to /predict, back to back,
@@ -279,13 +286,13 @@ def run_load(url: str, bodies: list[dict], *, clients: int, seconds: float,
     return res
 
 
-def warm_up(url: str, bodies: list[dict], workers: int, auth: tuple[str, str] | None = None) -> None:
+def warm_up(url: str, bodies: list[dict], workers: int, auth: tuple[str, str] | None = AUTH) -> None:
     """Make every gunicorn worker load the classifier before the clock starts."""
     run_load(url, bodies, clients=max(2, 2 * workers), seconds=3.0, auth=auth)
 
 
 def settled_versions(url: str, bodies: list[dict], want: str | None, *, timeout: float,
-                     auth: tuple[str, str] | None = None) -> LoadResult:
+                     auth: tuple[str, str] | None = AUTH) -> LoadResult:
     """After the load: what a few light clients are answered with, once every worker serves ``want``
     (a worker loading a new version answers with the old one meanwhile) or ``timeout`` passed."""
     deadline = time.monotonic() + timeout
@@ -300,7 +307,7 @@ def backend_env(models: Path, ls_url: str, ls_token: str, *, retrain_every: int,
     return {"OMA_BACKEND_MODELS": str(models), "OMA_RETRAIN_EVERY": str(retrain_every),
             "OMA_TRAIN_EPOCHS": str(epochs), "OMA_TRAIN_MAX_LENGTH": str(max_length),
             "OMA_TORCH_THREADS": str(torch_threads), "OMA_LS_URL": ls_url, "OMA_LS_TOKEN": ls_token,
-            "OMA_BACKEND_USER": "", "OMA_BACKEND_PASSWORD": "", "LOG_LEVEL": "WARNING",
+            "OMA_BACKEND_USER": AUTH[0], "OMA_BACKEND_PASSWORD": AUTH[1], "OMA_POLL_S": "0", "LOG_LEVEL": "WARNING",
             "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -345,7 +352,7 @@ def load_with_retrain(*, ls_url: str, ls_token: str, project: Project, work: Pat
     finally:
         server.stop(home)
     rt = final.get("retrain") or {}
-    started = any(r.get("retrain_started") for r in trig.get("replies", []))
+    started = any(r.get("retrain") == "started" for r in trig.get("replies", []))
     retrain_t0 = float(rt.get("started") or trig.get("t") or 0.0)
     retrain_t1 = float(rt.get("finished") or load_end)
     during = res.window(retrain_t0, retrain_t1)
@@ -358,7 +365,9 @@ def load_with_retrain(*, ls_url: str, ls_token: str, project: Project, work: Pat
         "p99_ms": round(pct(lat, 0.99), 1), "max_ms": round(max(lat), 1),
         "rps": round(len(lat) / res.elapsed_s, 1), "clients": clients, "seconds": seconds,
         "trigger_after_s": trigger_after,
-        "retrain_ran": bool(started and rt.get("state") == "done" and rt.get("version") != before),
+        "retrain_ran": bool(started and rt.get("state") == "done" and rt.get("served")
+                            and rt.get("version") != before),
+        "retrain_gate": rt.get("gate"),
         "retrain_state": rt.get("state"), "retrain_error": rt.get("error"),
         "retrain_seconds": round(retrain_t1 - retrain_t0, 1) if rt.get("finished") else None,
         "retrain_finished_within_load": bool(rt.get("finished") and rt["finished"] <= load_end),
@@ -404,7 +413,7 @@ def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path
     out: dict[str, Any] = {"model_version_before": before}
     try:
         replies = post_webhooks(st.url, project, retrain_every)
-        out["retrain_started"] = any(r.get("retrain_started") for r in replies)
+        out["retrain_started"] = any(r.get("retrain") == "started" for r in replies)
         deadline = time.monotonic() + timeout
         partial: list[str] = []
         while time.monotonic() < deadline and not partial:
@@ -462,7 +471,7 @@ def main() -> None:
     ap.add_argument("--no-kill", action="store_true", help="skip the kill-mid-retrain check")
     args = ap.parse_args()
     if args.quick:
-        args.seconds, args.tasks = min(args.seconds, 10.0), min(args.tasks, 16)
+        args.seconds, args.tasks = min(args.seconds, 10.0), min(args.tasks, 24)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging
 
@@ -482,7 +491,7 @@ def main() -> None:
         project = annotated_review_project(client, "load review", args.tasks)
         rep = load_with_retrain(ls_url=ls.url, ls_token=token, project=project, work=work, clients=args.clients,
                                 seconds=args.seconds, workers=args.workers, threads=args.threads,
-                                epochs=1 if args.quick else 2, max_length=64 if args.quick else 128,
+                                epochs=3, max_length=64 if args.quick else 128,
                                 trigger_after=1.0 if args.quick else 3.0)
         print(f"/predict x {rep['clients']} clients x {rep['seconds']:.0f} s with a retrain: {rep['requests']} "
               f"requests, {rep['errors']} errors, p50 {rep['p50_ms']} ms, p99 {rep['p99_ms']} ms, "

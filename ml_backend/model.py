@@ -1,25 +1,24 @@
-"""oma's Label Studio ML backend (label-studio-ml 1.0.9): a thin shell over the library.
+"""oma's Label Studio ML backend model (a label-studio-ml ``LabelStudioMLBase``): a thin shell.
 
-* review configs: every failed automatic check (``oma_analysis.checks``) becomes an evidence span
-  on the completion, labelled with the rubric failure type it is evidence of; the intent classifier
-  (``oma_analysis.classifier``) suggests a verdict, and the prediction's ``score`` is the
-  classifier's confidence, so sorting tasks by prediction score ascending puts the most uncertain
-  first. Without a trained model the checks are still served, ``model_version`` says
-  ``checks-only``.
+* review configs: what a labeller sees pre-filled is **evidence only**: every failed automatic
+  check (``oma_analysis.checks.run_checks``, so a new check shows up without a change here)
+  becomes a span on the completion, labelled with the rubric failure type it is evidence of, with
+  the check id, checklist item and reason in the region's ``meta``. Never a suggested verdict: a
+  verdict learned from other labellers' majority would anchor the next labeller's independent
+  judgement. The intent classifier only orders tasks: the prediction's ``score`` is its
+  confidence, so sorting by prediction score ascending puts the most uncertain tasks first.
 * probe configs: with an interactive request's ``context`` the smart TextArea's text goes to the
   evaluated model (``OMA_PROBE_MODEL``) and its answer comes back as the answer TextArea.
-* ``fit`` reacts to ANNOTATION_CREATED/UPDATED webhooks: every ``OMA_RETRAIN_EVERY`` new labels it
-  retrains in a background thread from the project's annotations (pulled with label-studio-sdk)
-  and swaps the model atomically; predictions keep being served from the old model meanwhile.
+* ``fit`` (webhook path) counts a new label; retrains run in the background (``training``).
 
-Control names and task fields come from parsing the label config (``spec.parse_spec``).
+Control names and task fields come from parsing the label config with the SDK's LabelInterface
+(``spec.parse_spec``); rubric ids come from ``RUBRIC``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from typing import Any
 
 from label_studio_ml.model import LabelStudioMLBase
@@ -40,11 +39,6 @@ FAILURE_FOR_ITEM: dict[str, str] = {i.id: DEFAULT_FAILURE for i in RUBRIC.capabl
 assert DEFAULT_FAILURE in {f.id for f in RUBRIC.failure_types.choices}
 
 TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
-
-
-def ambiguous_below() -> float:
-    """Classifier confidence under which the suggested verdict is the middle (ambiguous) choice."""
-    return float(os.environ.get("OMA_AMBIGUOUS_BELOW", "0.65"))
 
 
 class OmaBackend(LabelStudioMLBase):
@@ -92,7 +86,7 @@ class OmaBackend(LabelStudioMLBase):
             if not isinstance(comp, str):
                 raise BadPayload(f"{self._where(i, t)}: data.{s.text_key} must be a string (the completion)")
             pairs.append((prompt_text(t["data"], s, self._where(i, t)), comp))
-        clf = intent.current() if s.verdict else None
+        clf = intent.current()
         p_not = clf.predict_not_met(pairs) if clf is not None else None
         version = clf.version if clf is not None else CHECKS_ONLY
         out = []
@@ -100,8 +94,7 @@ class OmaBackend(LabelStudioMLBase):
             result = self._evidence(prompt, comp)
             if p_not is not None:
                 p = float(p_not[k])
-                score = max(p, 1.0 - p)
-                result.append(self._verdict(p, score))
+                score = max(p, 1.0 - p)  # confidence only: it says how sure, never which way
             else:
                 # No classifier: a failed check is certain evidence; otherwise we know nothing, so
                 # these tasks sort first (lowest score) under uncertainty ordering.
@@ -130,13 +123,6 @@ class OmaBackend(LabelStudioMLBase):
                     "meta": {"text": [f"{c.check_id} ({c.item}): {note}".rstrip(": ")]},
                 })
         return regions
-
-    def _verdict(self, p_not_met: float, confidence: float) -> dict:
-        worst, middle, best = (c.id for c in RUBRIC.verdict.choices)
-        choice = middle if confidence < ambiguous_below() else (worst if p_not_met >= 0.5 else best)
-        s = self.spec
-        return {"from_name": s.verdict, "to_name": s.verdict_to_name, "type": "choices",
-                "value": {"choices": [choice]}, "score": round(confidence, 6)}
 
     def _predict_probe(self, tasks: list[dict], context: Any) -> list[dict]:
         text = probe.probe_text(context, self.spec)

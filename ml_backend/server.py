@@ -47,30 +47,45 @@ class BackendState:
         (d / "backend.json").write_text(json.dumps(asdict(self), indent=1))
 
 
-def _auth() -> tuple[str, str] | None:
-    u, p = os.environ.get("OMA_BACKEND_USER"), os.environ.get("OMA_BACKEND_PASSWORD")
-    return (u, p) if u and p else None
+def credentials_file(home: Path | None = None) -> Path:
+    """``home``'s credentials file when a home is given, else OMA_BACKEND_CREDENTIALS / $OMA_HOME's."""
+    from .credentials import credentials_path
+
+    return backend_home(home) / "credentials.json" if home else credentials_path()
+
+
+def _auth(home: Path | None = None) -> tuple[str, str]:
+    """The backend's credentials (env, else the 0600 file, made on first use)."""
+    from .credentials import load_or_create
+
+    return load_or_create(credentials_file(home))
 
 
 def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1, threads: int = 4,
           home: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120.0) -> BackendState:
     """Start gunicorn serving ``ml_backend._wsgi:app`` (or return the one running) and wait for /health."""
+    from .credentials import check_bind, load_or_create
     from .intent import models_dir
 
+    creds_file = credentials_file(home)
+    # The credentials the backend will use: from its environment (env overrides), else the file.
+    auth = load_or_create(creds_file, {**os.environ, **(env or {})})
+    check_bind(host, auth)
     state = BackendState.load(home)
     if state and alive(state.pid):
-        wait_ready(state.url, timeout=timeout)
+        wait_ready(state.url, timeout=timeout, auth=auth)
         return state
     d = backend_home(home)
     d.mkdir(parents=True, exist_ok=True)
     log = d / "backend.log"
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("OMA_BACKEND_MODELS", str(models_dir()))
+    full_env["OMA_BACKEND_CREDENTIALS"] = str(creds_file)  # the file start() and connect() read
     # Split the cores between workers so they don't oversubscribe (torch defaults to all cores each).
     full_env.setdefault("OMA_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
            "--threads", str(threads), "--worker-class", "gthread", "--timeout", "300",
-           "--graceful-timeout", "10", "ml_backend._wsgi:app"]
+           "--graceful-timeout", "10", "-c", "python:ml_backend.gunicorn_conf", "ml_backend._wsgi:app"]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, cwd=str(Path(__file__).resolve().parents[1]))
@@ -78,7 +93,7 @@ def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1
                          port=port, workers=workers, log=str(log), models=full_env["OMA_BACKEND_MODELS"])
     state.save(home)
     try:
-        wait_ready(state.url, timeout=timeout, proc=proc, log=log)
+        wait_ready(state.url, timeout=timeout, proc=proc, log=log, auth=auth)
     except OmaError:
         stop(home)
         raise
@@ -86,7 +101,7 @@ def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1
 
 
 def wait_ready(url: str, *, timeout: float = 120.0, proc: subprocess.Popen | None = None,
-               log: Path | None = None) -> None:
+               log: Path | None = None, auth: tuple[str, str] | None = None) -> None:
     import requests
 
     deadline = time.monotonic() + timeout
@@ -95,7 +110,7 @@ def wait_ready(url: str, *, timeout: float = 120.0, proc: subprocess.Popen | Non
             tail = log.read_text(errors="replace")[-2000:] if log else ""
             raise OmaError(f"ML backend exited with code {proc.returncode} while starting; log {log}:\n{tail}")
         try:
-            if requests.get(url + "/health", auth=_auth(), timeout=2).status_code == 200:
+            if requests.get(url + "/health", auth=auth or _auth(), timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -112,16 +127,24 @@ def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
     return was
 
 
-def connect(client: Any, project_id: int, url: str, *, title: str = "oma backend", timeout: float = 100.0) -> Any:
-    """Register the backend at ``url`` for a project (interactive, basic auth when configured), or
-    update the registration that already points there. Label Studio adds a webhook to ``url/webhook``
-    for every event when a backend is created; that is how annotations reach ``fit``."""
+def connect(client: Any, project_id: int, url: str, *, title: str = "oma backend", timeout: float = 100.0,
+            no_training: str | None = None, home: Path | None = None) -> Any:
+    """Register the backend at ``url`` for a project (interactive, basic auth), or update the
+    registration that already points there. ``no_training``: why this project's data must never be
+    trained on (e.g. its licence); the backend gets it with /setup (``extra_params``).
+
+    Credentials: Label Studio 1.23 keeps ``basic_auth_pass`` write-only (its ML backend serializer
+    never returns it), so members cannot read it. Label Studio also creates a webhook to
+    ``url/webhook`` for a new backend; a webhook can only authenticate with ``headers``, which every
+    member can read, so that webhook is removed and the backend pulls new labels itself instead."""
     from oma_analysis.labelstudio.client import with_retries
 
-    auth = _auth()
-    fields: dict[str, Any] = dict(url=url, is_interactive=True, title=title, timeout=timeout, auto_update=True)
-    if auth:
-        fields.update(auth_method="BASIC_AUTH", basic_auth_user=auth[0], basic_auth_pass=auth[1])
+    from .training import NO_TRAINING_KEY
+
+    auth = _auth(home)
+    fields: dict[str, Any] = dict(url=url, is_interactive=True, title=title, timeout=timeout, auto_update=True,
+                                  auth_method="BASIC_AUTH", basic_auth_user=auth[0], basic_auth_pass=auth[1],
+                                  extra_params={NO_TRAINING_KEY: no_training} if no_training else {})
     existing = [m for m in with_retries(lambda: list(client.ml.list(project=project_id)), "list ML backends")
                 if (m.url or "").rstrip("/") == url.rstrip("/")]
     if existing:
@@ -130,20 +153,15 @@ def connect(client: Any, project_id: int, url: str, *, title: str = "oma backend
     else:
         ml = with_retries(lambda: client.ml.create(project=project_id, **fields),
                           f"connect ML backend to {project_id}")
-    _authorise_webhook(client, project_id, url, auth)
+    _remove_ml_webhook(client, project_id, url)
     return ml
 
 
-def _authorise_webhook(client: Any, project_id: int, url: str, auth: tuple[str, str] | None) -> None:
-    """Label Studio's automatic ML webhook carries no credentials (basic auth applies only to
-    /setup and /predict), so put the Authorization header on it, or the backend refuses it (401)."""
-    import base64
-
+def _remove_ml_webhook(client: Any, project_id: int, url: str) -> None:
     from oma_analysis.labelstudio.client import with_retries
 
     hook_url = url.rstrip("/") + "/webhook"
-    headers = {"Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()} if auth else {}
     hooks = with_retries(lambda: list(client.webhooks.list(project=str(project_id))), "list webhooks")
     for h in hooks:
-        if h.url == hook_url and h.project == project_id and (h.headers or {}) != headers:
-            with_retries(lambda h=h: client.webhooks.update(id=h.id, headers=headers), f"update webhook {h.id}")
+        if h.url == hook_url and h.project == project_id:
+            with_retries(lambda h=h: client.webhooks.delete(id=h.id), f"delete webhook {h.id}")

@@ -1,11 +1,25 @@
-"""Retraining from Label Studio annotations, in the background, every N new labels.
+"""Retraining the intent classifier in the background, per study, behind the quality gate.
 
-State shared by all gunicorn workers lives next to the models (``intent.models_dir()``):
-``.labels.json`` counts labels since the last retrain per project (updated under an exclusive
-``flock``), ``.retrain.lock`` is held by the one thread that is training, and ``.retrain.json``
-says what the last retrain did (running / done / failed / interrupted, version, task count, error). A label that
-arrives while a retrain runs marks the project pending, and the thread trains again when done, so
-no label is left out for long.
+**Study.** Every review project that connects the backend (its ``/setup``) joins the study; a
+retrain pulls all of their exports (label-studio-sdk, with the backend's own Label Studio token:
+``OMA_LS_URL``/``OMA_LS_TOKEN`` or the ``oma ls up`` state, else the token Label Studio sent in
+``/setup``) and trains on all their labels together, so with one project per labeller no model
+is trained on one labeller's labels. A project whose data must not be trained on (its
+``extra_params`` say ``oma_no_training``: e.g. Self-Instruct, whose authors ask that it is not
+used for training) is never pulled for training; a study with nothing else refuses with that
+reason in ``/status``.
+
+**Triggers.** New labels are counted per study: by a poller (one per models directory, across
+gunicorn workers) that asks Label Studio for each project's annotation count every
+``OMA_POLL_S`` seconds, and by ``/webhook`` calls that carry the backend's credentials. Label
+Studio's own ML webhook is not used: it could only authenticate with a header that every
+organisation member can read. Every ``OMA_RETRAIN_EVERY`` new labels request a retrain.
+
+**At most one running, at most one queued.** ``.retrain.lock`` is held (flock) by the one thread
+training; a request while it is held sets the single ``queued`` flag, however many requests
+arrive. Checking the flag and releasing the lock happen under the counts lock, so no request is
+lost between them. ``.retrain.json`` says what the last retrain did (running / done / failed /
+interrupted) and whether its model was served; ``.counts.json`` holds the counters.
 """
 
 from __future__ import annotations
@@ -23,26 +37,42 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oma_analysis import OmaError
+
 from .intent import models_dir
 
 logger = logging.getLogger(__name__)
 
-COUNTS = ".labels.json"
+COUNTS = ".counts.json"
+COUNTS_LOCK = ".counts.lock"
 LOCK = ".retrain.lock"
+POLL_LOCK = ".poll.lock"
 STATUS = ".retrain.json"
+STUDY = ".study.json"
+NO_TRAINING_KEY = "oma_no_training"
+
+_setup_client: dict[str, str] = {}  # hostname + access_token of the last /setup (kept in memory only)
 
 
 def retrain_every() -> int:
     try:
         n = int(os.environ.get("OMA_RETRAIN_EVERY", "20"))
     except ValueError:
-        raise ValueError("OMA_RETRAIN_EVERY must be a positive integer") from None
+        raise OmaError("OMA_RETRAIN_EVERY must be a positive integer") from None
     return max(1, n)
+
+
+def poll_seconds() -> float:
+    """Seconds between polls of Label Studio's annotation counts (0: no poller)."""
+    try:
+        return max(0.0, float(os.environ.get("OMA_POLL_S", "30")))
+    except ValueError:
+        raise OmaError("OMA_POLL_S must be a number of seconds") from None
 
 
 def train_kwargs() -> dict[str, Any]:
     """Fine-tuning settings for retrains (env: OMA_TRAIN_EPOCHS, OMA_TRAIN_MAX_LENGTH)."""
-    return {"epochs": float(os.environ.get("OMA_TRAIN_EPOCHS", "2")),
+    return {"epochs": float(os.environ.get("OMA_TRAIN_EPOCHS", "3")),
             "max_length": int(os.environ.get("OMA_TRAIN_MAX_LENGTH", "256"))}
 
 
@@ -74,87 +104,148 @@ def status() -> dict:
     return _read(models_dir() / STATUS)
 
 
-def on_new_label(project: int, *, hostname: str = "", access_token: str = "") -> dict:
-    """Count one new label for ``project``; every ``retrain_every()`` labels start a retrain."""
+def public_status() -> dict:
+    """What ``/status`` shows: counters, the study (ids only), the last retrain. No paths."""
     root = models_dir()
-    every = retrain_every()
-    with _flocked(root / (COUNTS + ".lock")):
+    counts = _read(root / COUNTS)
+    st = status()
+    st.pop("pid", None)
+    return {"retrain_every": retrain_every(), "labels_since_retrain": int(counts.get("new_labels", 0)),
+            "retrains_started": int(counts.get("started", 0)), "retrain_queued": bool(counts.get("queued")),
+            "study": {pid: {k: v for k, v in p.items() if k in ("kind", "no_training")}
+                      for pid, p in study().items()},
+            "retrain": st}
+
+
+# ---- study ------------------------------------------------------------------------------------
+
+def study() -> dict[str, dict]:
+    return _read(models_dir() / STUDY)
+
+
+def join_study(project: int, kind: str, extra_params: dict | None, *, keep_existing: bool = False) -> None:
+    """Record that ``project`` uses this backend (its kind and whether it may be trained on).
+    ``keep_existing``: only add a project not known yet (a webhook knows nothing of its licence)."""
+    root = models_dir()
+    no_train = None
+    if isinstance(extra_params, dict) and extra_params.get(NO_TRAINING_KEY):
+        no_train = str(extra_params[NO_TRAINING_KEY])
+    with _flocked(root / COUNTS_LOCK):
+        s = _read(root / STUDY)
+        entry = {"kind": kind, "no_training": no_train}
+        if keep_existing and str(project) in s:
+            return
+        if s.get(str(project)) != entry:
+            s[str(project)] = entry
+            _write(root / STUDY, s)
+
+
+def remember_setup(hostname: str, access_token: str) -> None:
+    if hostname and access_token:
+        _setup_client.update(hostname=hostname, access_token=access_token)
+
+
+# ---- counting and the single queue ---------------------------------------------------------------
+
+def _add_labels(n: int) -> bool:
+    """Count ``n`` new labels; True when that makes a retrain due (the counter restarts)."""
+    root = models_dir()
+    with _flocked(root / COUNTS_LOCK):
         counts = _read(root / COUNTS)
-        key = str(project)
-        n = int(counts.get(key, 0)) + 1
-        due = n >= every
-        counts[key] = 0 if due else n
+        total = int(counts.get("new_labels", 0)) + n
+        due = total >= retrain_every()
+        counts["new_labels"] = 0 if due else total
         _write(root / COUNTS, counts)
-    started = start_retrain(project, hostname=hostname, access_token=access_token) if due else False
-    return {"project": project, "labels_since_retrain": 0 if due else n, "retrain_every": every,
-            "retrain_started": started}
+    return due
 
 
-def start_retrain(project: int, *, hostname: str = "", access_token: str = "") -> bool:
-    """Start a background retrain unless one is running (then mark it pending). Never blocks."""
+def on_new_label(project: int, *, hostname: str = "", access_token: str = "") -> dict:
+    """Webhook path: count one new label of ``project``; every ``retrain_every()`` labels request a
+    retrain (started, or queued behind the running one)."""
+    remember_setup(hostname, access_token)
+    due = _add_labels(1)
+    outcome = request_retrain() if due else "counted"
+    return {"project": project, "retrain": outcome, "retrain_every": retrain_every()}
+
+
+def request_retrain() -> str:
+    """Start a background retrain, or queue one behind the running one: ``started`` / ``queued``
+    (at most one is ever queued: further requests fold into it). Never blocks on a retrain."""
     root = models_dir()
     root.mkdir(parents=True, exist_ok=True)
-    fh = open(root / LOCK, "a+")  # noqa: SIM115 - held by the thread until it finishes
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        with _flocked(root / (COUNTS + ".lock")):
+    with _flocked(root / COUNTS_LOCK):
+        fh = open(root / LOCK, "a+")  # noqa: SIM115 - held by the retrain thread until it finishes
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
             counts = _read(root / COUNTS)
-            counts.setdefault("_pending", [])
-            if project not in counts["_pending"]:
-                counts["_pending"].append(project)
+            counts["queued"] = True
             _write(root / COUNTS, counts)
-        return False
-    t = threading.Thread(target=_run, args=(fh, project, hostname, access_token),
-                         name=f"oma-retrain-{project}", daemon=True)
-    t.start()
-    return True
-
-
-def _take_pending(root: Path) -> int | None:
-    with _flocked(root / (COUNTS + ".lock")):
+            return "queued"
         counts = _read(root / COUNTS)
-        pending = counts.get("_pending") or []
-        if not pending:
-            return None
-        nxt = pending.pop(0)
-        counts["_pending"] = pending
+        counts["started"] = int(counts.get("started", 0)) + 1
         _write(root / COUNTS, counts)
-        return int(nxt)
+    threading.Thread(target=_run, args=(fh,), name="oma-retrain", daemon=True).start()
+    return "started"
 
 
-def _run(lock_fh: Any, project: int, hostname: str, access_token: str) -> None:
+def _next_or_release(root: Path, lock_fh: Any) -> bool:
+    """Under the counts lock: take the queued request (True: run again) or release the retrain
+    lock (False). Atomic with ``request_retrain``, so a request is never lost in between."""
+    with _flocked(root / COUNTS_LOCK):
+        counts = _read(root / COUNTS)
+        if counts.get("queued"):
+            counts["queued"] = False
+            counts["started"] = int(counts.get("started", 0)) + 1
+            _write(root / COUNTS, counts)
+            # Said at once, so /status never shows "nothing queued, last one done" in between.
+            _write(root / STATUS, {"state": "running", "started": time.time(), "pid": os.getpid()})
+            return True
+        fcntl.flock(lock_fh, fcntl.LOCK_UN)
+        lock_fh.close()
+        return False
+
+
+def _run(lock_fh: Any) -> None:
     root = models_dir()
     try:
         while True:
             started = time.time()
-            _write(root / STATUS, {"state": "running", "project": project, "started": started, "pid": os.getpid()})
+            _write(root / STATUS, {"state": "running", "started": started, "pid": os.getpid()})
             try:
-                res = retrain(project, hostname=hostname, access_token=access_token)
-                _write(root / STATUS, {"state": "done", "project": project, "started": started,
-                                       "finished": time.time(), **res})
-                logger.info("retrained on project %s: %s", project, res)
+                res = retrain()
+                _write(root / STATUS, {"state": "done", "started": started, "finished": time.time(), **res})
+                logger.info("retrained: served=%s %s", res.get("served"), res.get("gate", {}).get("reason"))
             except Exception as exc:  # a failed retrain leaves the old model live; say why
-                logger.exception("retrain on project %s failed", project)
-                _write(root / STATUS, {"state": "failed", "project": project, "started": started,
-                                       "finished": time.time(), "error": f"{type(exc).__name__}: {exc}"})
-            nxt = _take_pending(root)
-            if nxt is None:
-                break
-            project = nxt
-    finally:
-        fcntl.flock(lock_fh, fcntl.LOCK_UN)
-        lock_fh.close()
+                logger.exception("retrain failed")
+                _write(root / STATUS, {"state": "failed", "started": started, "finished": time.time(),
+                                       "error": _scrub(f"{type(exc).__name__}: {exc}")})
+            if not _next_or_release(root, lock_fh):
+                return
+    except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            fcntl.flock(lock_fh, fcntl.LOCK_UN)
+            lock_fh.close()
+        raise
+
+
+def _scrub(message: str) -> str:
+    """/status reveals no paths: the models directory and $OMA_HOME become placeholders."""
+    from oma_analysis.labelstudio.server import oma_home
+
+    for path, name in ((str(models_dir()), "<models>"), (str(oma_home()), "<OMA_HOME>")):
+        message = message.replace(path, name)
+    return message
 
 
 def recover() -> dict | None:
     """At worker start: a status still ``running`` while no thread holds the retrain lock means the
     backend was killed (or stopped) in the middle of a retrain. The previous model is still
     ``current`` (a version is renamed into place only when complete); mark the status
-    ``interrupted``, remove the half-written version directories, and make the project's next label
-    start a retrain so the labels it was covering are not left out for long. Returns the new status,
-    or None when there was nothing to recover (or a retrain is running in another worker)."""
+    ``interrupted``, remove the half-written version directories and export copies, and make the
+    next label start a retrain. Returns the new status, or None when there was nothing to recover
+    (or a retrain is running in another worker)."""
     root = models_dir()
     if not (root / STATUS).is_file():
         return None
@@ -176,44 +267,160 @@ def recover() -> dict | None:
                 p.unlink(missing_ok=True)
             new = {**st, "state": "interrupted", "finished": time.time(), "removed": removed,
                    "error": "the backend stopped during this retrain; the previous model stayed live"}
+            new.pop("pid", None)
             _write(root / STATUS, new)
-            project = st.get("project")
-            if isinstance(project, int):
-                with _flocked(root / (COUNTS + ".lock")):
-                    counts = _read(root / COUNTS)
-                    counts[str(project)] = max(int(counts.get(str(project), 0)), retrain_every() - 1)
-                    _write(root / COUNTS, counts)
-            logger.warning("retrain of project %s was interrupted (backend stopped); previous model kept, "
-                           "removed %s", project, removed)
+            with _flocked(root / COUNTS_LOCK):
+                counts = _read(root / COUNTS)
+                counts["new_labels"] = max(int(counts.get("new_labels", 0)), retrain_every() - 1)
+                counts["queued"] = False
+                _write(root / COUNTS, counts)
+            logger.warning("a retrain was interrupted (backend stopped); previous model kept, removed %s", removed)
             return new
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _client(hostname: str, access_token: str) -> Any:
-    """Label Studio client: OMA_LS_URL/OMA_LS_TOKEN (or `oma ls up` state), else what /setup sent."""
+# ---- pulling from Label Studio -----------------------------------------------------------------
+
+def _client() -> Any:
+    """Label Studio client with the backend's own token (OMA_LS_URL/OMA_LS_TOKEN or `oma ls up`
+    state), else the URL and token the last /setup sent."""
     from oma_analysis.labelstudio.client import connect
 
-    if os.environ.get("OMA_LS_URL") or not (hostname and access_token):
+    try:
         return connect()
-    return connect(hostname, access_token)
+    except OmaError:
+        if _setup_client:
+            return connect(_setup_client["hostname"], _setup_client["access_token"])
+        raise
 
 
-def retrain(project: int, *, hostname: str = "", access_token: str = "") -> dict:
-    """Pull the project's annotations (label-studio-sdk export), aggregate per task, fine-tune and
-    publish a new version (atomic swap). Returns the new version and its card's key numbers."""
-    from oma_analysis.classifier import train
+def poll_once(client: Any | None = None) -> dict:
+    """Ask Label Studio for each study project's annotation count; count the growth as new
+    labels (a project seen for the first time brings all its labels) and request a retrain when
+    due. Returns what it saw."""
+    root = models_dir()
+    projects = [int(p) for p, v in study().items() if v.get("kind") == "review"]
+    if not projects:
+        return {"projects": 0, "new": 0, "retrain": None}
+    client = client or _client()
+    totals = {}
+    for pid in projects:
+        try:
+            totals[str(pid)] = int(client.projects.get(id=pid).total_annotations_number or 0)
+        except Exception as exc:  # a deleted project, a restart of Label Studio: try again next time
+            logger.warning("poll: project %s: %s", pid, type(exc).__name__)
+    with _flocked(root / COUNTS_LOCK):
+        counts = _read(root / COUNTS)
+        seen = counts.get("seen", {})
+        new = sum(max(0, t - int(seen.get(p, 0))) for p, t in totals.items())
+        counts["seen"] = {**seen, **totals}
+        _write(root / COUNTS, counts)
+    due = _add_labels(new) if new else False
+    return {"projects": len(totals), "new": new, "retrain": request_retrain() if due else None}
+
+
+def start_poller() -> threading.Thread | None:
+    """One daemon thread per worker; only the worker holding ``.poll.lock`` polls (another takes
+    over if it dies: the lock goes with its process)."""
+    interval = poll_seconds()
+    if interval <= 0:
+        return None
+
+    def loop() -> None:
+        root = models_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        fh = open(root / POLL_LOCK, "a+")  # noqa: SIM115 - held for the life of the worker
+        held = False
+        while True:
+            time.sleep(interval)
+            if not held:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = True
+                except BlockingIOError:
+                    continue
+            try:
+                poll_once()
+            except Exception:
+                logger.exception("poll of Label Studio failed; trying again in %.0f s", interval)
+
+    t = threading.Thread(target=loop, name="oma-label-poller", daemon=True)
+    t.start()
+    return t
+
+
+def retrain() -> dict:
+    """Pull every trainable review project of the study, aggregate labels per task, fine-tune,
+    and publish the new version only if it passes the quality gate. Also measures the precision
+    and recall of each evidence kind against the labels. Returns what ``/status`` shows."""
+    import pandas as pd
+
+    from oma_analysis.classifier import evidence_precision_recall, train
     from oma_analysis.classifier_export import training_frame
     from oma_analysis.labelstudio.pull import pull
 
-    client = _client(hostname, access_token)
+    members = {int(p): v for p, v in study().items() if v.get("kind") == "review"}
+    refused = {p: v["no_training"] for p, v in members.items() if v.get("no_training")}
+    allowed = sorted(p for p in members if p not in refused)
+    if not allowed:
+        why = "; ".join(f"project {p}: {r}" for p, r in sorted(refused.items())) or "no review project connected"
+        raise OmaError(f"nothing in the study may be trained on ({why})")
+    client = _client()
     root = models_dir()
     root.mkdir(parents=True, exist_ok=True)
-    # The export (labels) goes next to the models, not to /tmp, so recover() removes it after a kill.
+    frames, ev_frames, label_frames, skipped = [], [], [], {}
+    # The exports (labels) go next to the models, not to /tmp, so recover() removes them after a kill.
     with tempfile.TemporaryDirectory(prefix=".export-", dir=root) as tmp:
-        export = pull(client, project, Path(tmp) / "export.json")
-        df = training_frame(export)
-        res = train(df, models_dir(), **train_kwargs())
+        for pid in allowed:
+            export = pull(client, pid, Path(tmp) / f"export-{pid}.json")
+            try:
+                df = training_frame(export)
+            except OmaError as exc:
+                skipped[pid] = str(exc).replace(str(export), f"project {pid}")
+                continue
+            frames.append(df.assign(task=f"{pid}:" + df["task"].astype(str)))
+            ev, labels = _evidence_and_labels(export, pid)
+            ev_frames.append(ev)
+            label_frames.append(labels)
+        if not frames:
+            raise OmaError("no labelled task with a clear majority in the study yet ("
+                           + "; ".join(f"{v}" for v in skipped.values()) + ")")
+        data = pd.concat(frames, ignore_index=True)
+        res = train(data, root, gate=True, **train_kwargs())
+    pr = evidence_precision_recall(pd.concat(ev_frames, ignore_index=True), pd.concat(label_frames, ignore_index=True))
     card = res.card
-    return {"version": res.path.name, "n_tasks": int(len(df)), "accuracy": card.get("accuracy"),
-            "auroc": card.get("auroc")}
+    return {"served": res.served, "version": res.path.name if res.path else None, "gate": card.get("gate"),
+            "projects": allowed, "not_trained_on": {str(p): r for p, r in refused.items()},
+            "skipped": {str(p): r for p, r in skipped.items()}, "n_tasks": int(len(data)),
+            "held_out_n": card.get("held_out_n"), "auroc": card.get("auroc"), "accuracy": card.get("accuracy"),
+            "temperature": card.get("temperature"), "ece": card.get("ece"),
+            "ece_uncalibrated": card.get("ece_uncalibrated"),
+            "evidence_precision_recall": json.loads(pr.to_json(orient="records"))}
+
+
+def _evidence_and_labels(export: Path, project: int) -> tuple[Any, Any]:
+    """(``task, kind`` of the evidence the backend shows, long-frame labels with ``saw_verdict``)
+    for one export; task ids prefixed with the project so projects don't collide."""
+    import pandas as pd
+
+    from oma_analysis.checks import run_checks
+    from oma_analysis.classifier_export import task_texts
+    from oma_analysis.ingest import read_input
+    from oma_analysis.rubric import RUBRIC
+
+    texts = task_texts(export)
+    ev = [(f"{project}:{t}", c.check_id) for t, a, b in texts.itertuples(index=False)
+          for c in run_checks(a, b).failed]
+    frame = read_input(export).frame.copy()
+    # Labels given while a verdict suggestion was on the task (older backends pre-filled one) are
+    # not independent of it: marked, and left out of the precision/recall.
+    suggested = set()
+    for t in json.loads(Path(export).read_text(encoding="utf-8")):
+        for p in t.get("predictions") or []:
+            results = p.get("result") or []
+            if any(isinstance(r, dict) and r.get("from_name") == RUBRIC.verdict.question for r in results):
+                suggested.add(str(t.get("id")))
+    frame["saw_verdict"] = frame["task"].astype(str).isin(suggested)
+    frame["task"] = f"{project}:" + frame["task"].astype(str)
+    return pd.DataFrame(ev, columns=["task", "kind"]), frame

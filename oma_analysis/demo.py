@@ -70,7 +70,7 @@ def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[d
         cm, amb = SELF_INSTRUCT_RATES.get(c.model, SELF_INSTRUCT_DEFAULT_RATES)
         verdict = VERDICTS[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
         rec = {"prompt_id": c.prompt_id, "messages": c.messages, "completion": c.text, "model": c.model,
-               "variant": c.variant, "truth_verdict": verdict, "truth_source": "synthetic"}
+               "variant": c.variant, "truth_verdict": verdict, "truth_source": "synthetic", "source": "self-instruct"}
         if verdict != VERDICTS[2]:
             rec["truth_failure"] = "lower_quality"
         out.append(rec)
@@ -135,7 +135,10 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
                      codemap=codemap_path, true_rates=true_rates(codes),
                      counts={"tasks": len(tasks), "created": pushed.created})
     if backend:
-        res.backend = _preannotate(client, review.id, backend_port or port + 10, echo)
+        from .classifier import no_training_reason
+
+        no_train = next((w for w in (no_training_reason(r.get("source")) for r in records) if w), None)
+        res.backend = _preannotate(client, review.id, backend_port or port + 10, echo, no_training=no_train)
     from .demo_elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
 
     res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
@@ -186,15 +189,17 @@ def real_models_section(work: Path, echo: Callable[[str], None]) -> Path:
     return path
 
 
-def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]) -> str | None:
+def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None],
+                 no_training: str | None = None) -> str | None:
     """Start the ML backend (gunicorn), connect it to the review project, and have Label Studio
-    retrieve its predictions (automatic checks + the classifier's suggested verdict) for every task."""
+    retrieve its predictions (evidence from the automatic checks, never a verdict) for every task.
+    ``no_training``: why the project's data must never be trained on (e.g. Self-Instruct)."""
     from ml_backend.server import connect, start
 
     from .labelstudio.client import with_retries
 
     state = start(port=port)
-    ml = connect(client, project_id, state.url)
+    ml = connect(client, project_id, state.url, no_training=no_training)
     with_retries(lambda: client.actions.create(id="retrieve_tasks_predictions", project=project_id,
                                                selected_items={"all": True, "excluded": []}),
                  f"retrieve predictions for project {project_id}")

@@ -3,7 +3,7 @@
 Real processes only: the session's Label Studio holds an annotated review project (a retrain pulls
 its export with label-studio-sdk), the backend runs under gunicorn on 127.0.0.1 with a published
 classifier, 20 client threads post /predict for 10 s while ANNOTATION_CREATED webhooks start a
-retrain (the load goes on until the new version is live, at most 30 s of load in all), and then the backend
+retrain (the load goes on until the new version is live: an event, capped at SETTLE_S), and then the backend
 is SIGKILLed (master and workers) in the middle of a retrain and restarted.
 
 p99 bound: the benchmark's goal is 1 s; CI's 2 shared cores also run the test runner, Label Studio
@@ -20,6 +20,10 @@ from types import ModuleType
 import pytest
 
 P99_BOUND_MS = 2000.0  # CI bound; the benchmark's goal is 1000 ms (see the module docstring)
+# The load lasts until the retrain's new version is live (an event), not a fixed time; this only caps
+# it. A retrain (pull, 3 epochs, the gate) takes ~20 s on an idle machine and 70+ s when the 2 cores
+# are shared with other jobs.
+SETTLE_S = 300.0
 
 
 def _bench() -> ModuleType:
@@ -37,7 +41,9 @@ bench = _bench()
 
 @pytest.fixture(scope="module")
 def setup(label_studio, tmp_path_factory) -> dict:
-    project = bench.annotated_review_project(label_studio.client(), "load review", 12)
+    # 24 clear tasks: a retrain holds out 5 and must pass the quality gate against the (deliberately
+    # wrong) initial model to be served.
+    project = bench.annotated_review_project(label_studio.client(), "load review", 24)
     work = tmp_path_factory.mktemp("backend-load")
     return {"project": project, "work": work, "url": label_studio.url, "token": label_studio.token}
 
@@ -45,14 +51,14 @@ def setup(label_studio, tmp_path_factory) -> dict:
 def test_predict_under_load_with_a_retrain_running(setup):
     rep = bench.load_with_retrain(ls_url=setup["url"], ls_token=setup["token"], project=setup["project"],
                                   work=setup["work"], clients=20, seconds=10.0, workers=2, threads=8,
-                                  epochs=1, max_length=64, retrain_every=4, trigger_after=1.0,
-                                  settle_s=20.0, after_swap_s=1.5)
+                                  epochs=3, max_length=64, retrain_every=4, trigger_after=1.0,
+                                  settle_s=SETTLE_S, after_swap_s=1.5)
     summary = {k: rep[k] for k in ("requests", "errors", "p50_ms", "p99_ms", "max_ms", "rps", "retrain_state",
-                                   "retrain_seconds", "answered_versions", "load_seconds")}
+                                   "retrain_gate", "retrain_seconds", "answered_versions", "load_seconds")}
     print(summary)
     assert rep["errors"] == 0, rep["error_examples"]
     assert rep["requests"] >= 200, summary
-    assert rep["retrain_ran"], (rep["retrain_state"], rep["retrain_error"])
+    assert rep["retrain_ran"], (rep["retrain_state"], rep["retrain_error"], rep["retrain_gate"])
     before, after = rep["model_version_before"], rep["model_version_after"]
     assert after != before
     # The retrain ran under load and the swap happened under load: both versions were served.

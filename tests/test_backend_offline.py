@@ -4,6 +4,8 @@ function), the self-classification probe on a tiny GPT-2 built here, and config 
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -77,7 +79,7 @@ def test_training_frame_aggregates_rule_outcomes_per_task(export):
 def test_train_from_export_publishes_a_version(export, tmp_path):
     from oma_analysis.classifier import IntentClassifier
 
-    res = train_from_export(export, tmp_path / "models", epochs=1, max_length=64)
+    res = train_from_export(export, tmp_path / "models", epochs=1, max_length=64, gate=False)
     assert (tmp_path / "models" / "current").read_text().strip() == res.path.name
     assert res.card["label_counts"]["all"] == {"met": 2, "not_met": 2}
     clf = IntentClassifier.load(tmp_path / "models", quantize=True)
@@ -155,9 +157,113 @@ def test_train_cli_from_export(export, tmp_path):
     from oma_analysis.cli import main
 
     out = tmp_path / "models"
+    # The gate is on by default: one held-out row cannot show anything, so nothing is served.
     res = CliRunner().invoke(main, ["train", "--export", str(export), "--out", str(out), "--epochs", "1",
                                     "--max-length", "64"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "current").exists() and "not served (held-out rows (1) have one class only" in res.output
+    res = CliRunner().invoke(main, ["train", "--export", str(export), "--out", str(out), "--epochs", "1",
+                                    "--max-length", "64", "--no-gate"])
     assert res.exit_code == 0, res.output
     assert (out / "current").exists() and "auroc=" in res.output
     both = CliRunner().invoke(main, ["train", "--export", str(export), "--data", str(export), "--out", str(out)])
     assert both.exit_code == 2 and "exactly one of" in both.output
+
+
+def test_no_training_data_is_refused(tmp_path, monkeypatch):
+    data = tmp_path / "si.jsonl"
+    rows = [{"prompt": f"p{i}", "completion": "c", "label": i % 2, "source": "self-instruct"} for i in range(8)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--no-gate"])
+    assert res.exit_code == 2 and "must not be trained on" in res.output and "Self-Instruct" in res.output
+    assert not (tmp_path / "m").exists()
+    # The backend: a study whose only project is marked no-training refuses, naming why.
+    from ml_backend import training
+
+    monkeypatch.setenv("OMA_BACKEND_MODELS", str(tmp_path / "models"))
+    training.join_study(7, "review", {training.NO_TRAINING_KEY: "Self-Instruct: do not train"})
+    with pytest.raises(OmaError, match=r"nothing in the study may be trained on \(project 7: Self-Instruct"):
+        training.retrain()
+
+
+def test_one_retrain_runs_and_at_most_one_is_queued(tmp_path, monkeypatch):
+    """Real threads and file locks; the retrain itself is replaced by one that waits on an event."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ml_backend import training
+
+    monkeypatch.setenv("OMA_BACKEND_MODELS", str(tmp_path / "models"))
+    release, running, runs = threading.Event(), threading.Semaphore(0), []
+
+    def fake_retrain() -> dict:
+        runs.append(threading.get_ident())
+        running.release()
+        assert release.wait(60)
+        return {"served": False}
+
+    monkeypatch.setattr(training, "retrain", fake_retrain)
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda _: training.request_retrain(), range(50)))
+    assert got.count("started") == 1 and got.count("queued") == 49
+    assert running.acquire(timeout=30)
+    st = training.public_status()
+    assert st["retrains_started"] == 1 and st["retrain_queued"] and st["retrain"]["state"] == "running"
+    release.set()
+    assert running.acquire(timeout=30)  # the queued one
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and training.status().get("state") != "done":
+        time.sleep(0.05)
+    st = training.public_status()
+    assert len(runs) == 2 and st["retrains_started"] == 2 and not st["retrain_queued"]
+    assert st["retrain"]["state"] == "done" and "pid" not in st["retrain"]
+    for t in threading.enumerate():  # the retrain thread releases the lock as it ends
+        if t.name == "oma-retrain":
+            t.join(30)
+    assert training.request_retrain() == "started"  # the lock was released
+    assert running.acquire(timeout=30)
+
+
+def test_credentials_generated_once_0600(tmp_path, monkeypatch):
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ml_backend.credentials import load_or_create
+
+    monkeypatch.delenv("OMA_BACKEND_USER", raising=False)
+    monkeypatch.delenv("OMA_BACKEND_PASSWORD", raising=False)
+    path = tmp_path / "backend" / "credentials.json"
+    with ThreadPoolExecutor(8) as pool:
+        pairs = set(pool.map(lambda _: load_or_create(path), range(16)))
+    assert len(pairs) == 1 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(next(iter(pairs))[1]) >= 24
+
+
+def test_chat_framing_renders_through_transformers_apply_chat_template(tmp_path):
+    """A template using a global only transformers' renderer provides (strftime_now)."""
+    import datetime
+
+    from transformers import AutoTokenizer
+
+    from oma_analysis.generate.framing import chat_text
+    from oma_analysis.generate.tiny import build_tiny_lm
+
+    tok = AutoTokenizer.from_pretrained(build_tiny_lm(tmp_path / "lm", chat_template=True))
+    tok.chat_template = ("[{{ strftime_now('%Y') }}]{% for m in messages %}<|{{ m.role }}|>{{ m.content }}"
+                         "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    msgs = [{"role": "user", "content": "Hi"}]
+    text, stops = chat_text(msgs, tok)
+    assert text == tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    year = datetime.datetime.now().year
+    assert text in (f"[{year}]<|user|>Hi<|assistant|>", f"[{year + 1}]<|user|>Hi<|assistant|>") and stops == ()
+
+
+def test_gunicorn_refuses_non_loopback_bind_with_weak_credentials(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMA_HOME": str(tmp_path), "OMA_BACKEND_USER": "me", "OMA_BACKEND_PASSWORD": "short",
+           "OMA_BACKEND_MODELS": str(tmp_path / "models"), "OMA_POLL_S": "0"}
+    r = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:ml_backend.gunicorn_conf", "--bind",
+                        "0.0.0.0:0", "ml_backend._wsgi:app"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "refusing to bind '0.0.0.0'" in r.stderr, r.stderr[-2000:]

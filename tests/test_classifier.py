@@ -41,7 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
             fh.write(json.dumps({"prompt": a[:200], "completion": b[:300], "label": int(y)}) + "\n")
     root = d / "models"
     res = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(root), "--epochs", "1",
-                                    "--max-length", "64", "--batch-size", "16"])
+                                    "--max-length", "64", "--batch-size", "16", "--no-gate"])
     assert res.exit_code == 0, res.output
     assert "current" in res.output
     return root, df
@@ -160,3 +160,59 @@ def test_read_training_file(tmp_path: Path) -> None:
         read_training_file(j)
     res = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "m")])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_gate_auroc_and_bootstrap_ci_against_independent_formulas() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from oma_analysis.classifier.gate import auroc, auroc_ci, decide
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(100, int), np.zeros(100, int)]
+    s = np.r_[rng.normal(1.0, 1, 100), rng.normal(0, 1, 100)].round(1)  # ties on purpose
+    a = auroc(y, s)
+    assert a == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    lo, hi = auroc_ci(y, s)
+    # Hanley & McNeil (1982) standard error of AUROC; the bootstrap CI is close to +-1.96 SE.
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt((a * (1 - a) + 99 * (q1 - a * a) + 99 * (q2 - a * a)) / (100 * 100))
+    assert (hi - lo) / 2 == pytest.approx(1.96 * se, rel=0.2) and lo < a < hi
+    # No signal: not served. Clear signal: served, unless the served model is as good on the same rows.
+    noise = rng.normal(size=200)
+    assert not decide(y, noise, None).serve
+    assert decide(y, s, None).serve
+    assert not decide(y, s, s + 0.0).serve
+    assert decide(y, s, noise).serve
+    assert not decide(np.ones(5, int), np.arange(5.0), None).serve
+
+
+def test_temperature_scaling_recovers_a_known_temperature() -> None:
+    from oma_analysis.classifier.gate import cross_fitted_ece, fit_temperature, sigmoid
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, 20000)
+    y = (rng.random(20000) < sigmoid(z)).astype(int)
+    assert fit_temperature(y, 3 * z) == pytest.approx(3.0, rel=0.05)  # overconfident by 3x
+    raw = expected_calibration_error(y, sigmoid(3 * z))
+    assert cross_fitted_ece(y, 3 * z) < 0.02 < raw
+
+
+def test_evidence_precision_recall_recomputed() -> None:
+    from oma_analysis.classifier import evidence_precision_recall
+
+    q = RUBRIC.misalignment_question()
+    # Tasks 1-4 misaligned, 5-8 aligned (one label each); task 9 labelled with a verdict in view.
+    labels = pd.DataFrame({"task": [str(i) for i in range(1, 10)], "worker": "w", "question": q,
+                           "label": [WORST] * 4 + [BEST] * 4 + [WORST],
+                           "saw_verdict": [False] * 8 + [True]})
+    ev = pd.DataFrame({"task": ["1", "2", "3", "5", "9", "1", "6"], "kind": ["a", "a", "a", "a", "a", "b", "b"]})
+    out = evidence_precision_recall(ev, labels).set_index("kind")
+    assert out.loc["a", ["flagged", "true_pos", "positives"]].tolist() == [4, 3, 4]
+    assert out.loc["a", "precision"] == 0.75 and out.loc["a", "recall"] == 0.75
+    assert out.loc["b", "precision"] == 0.5 and out.loc["b", "recall"] == 0.25
+    zz, n, ph = 1.959964**2, 4, 0.75  # Wilson score interval, written out
+    mid = (ph + zz / (2 * n)) / (1 + zz / n)
+    half = np.sqrt(zz * (ph * (1 - ph) / n + zz / (4 * n * n))) / (1 + zz / n)
+    lo, hi = mid - half, mid + half
+    assert (out.loc["a", "precision_lo"], out.loc["a", "precision_hi"]) == pytest.approx((lo, hi))
+    assert out.loc["a", "n_labels_left_out"] == 1 and out.loc["a", "n_tasks"] == 8

@@ -11,12 +11,25 @@ Public API (what the ML backend calls)::
 Heavy imports (torch, transformers) happen inside ``train`` and ``IntentClassifier.load``.
 """
 
-from .data import MET, NOT_MET, data_hash, from_long_frame, ifeval_pairs, validate, verdict_label
+from .data import (
+    MET,
+    NOT_MET,
+    data_hash,
+    from_long_frame,
+    ifeval_pairs,
+    no_training_reason,
+    refuse_no_training,
+    task_majority,
+    validate,
+    verdict_label,
+)
+from .evidence import evidence_precision_recall
 from .model import BASE_MODEL, MAX_LENGTH, IntentClassifier, TrainResult, expected_calibration_error, train
 from .store import current_version, list_versions, publish
 
 __all__ = [
     "BASE_MODEL", "MAX_LENGTH", "MET", "NOT_MET", "IntentClassifier", "TrainResult", "current_version",
-    "data_hash", "expected_calibration_error", "from_long_frame", "ifeval_pairs", "list_versions", "publish",
-    "train", "validate", "verdict_label",
+    "data_hash", "evidence_precision_recall", "expected_calibration_error", "from_long_frame", "ifeval_pairs",
+    "list_versions", "no_training_reason", "publish", "refuse_no_training", "task_majority", "train", "validate",
+    "verdict_label",
 ]

@@ -40,16 +40,25 @@ def from_long_frame(frame: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
     for col in ("task", "text_a", "text_b"):
         if col not in texts.columns:
             raise OmaError(f"task texts: missing column {col!r}")
+    labels = task_majority(frame)
+    t = texts.assign(task=texts["task"].astype(str)).drop_duplicates("task")
+    out = labels.merge(t[["task", "text_a", "text_b"]], on="task", how="inner")
+    return out[["task", "text_a", "text_b", "label", "n_votes"]].reset_index(drop=True)
+
+
+def task_majority(frame: pd.DataFrame) -> pd.DataFrame:
+    """``task, label, n_votes``: per task, the majority of the non-ambiguous derived
+    ``obvious_misalignment`` votes (1 = not met); ties and all-ambiguous tasks are left out."""
+    for col in ("task", "question", "label"):
+        if col not in frame.columns:
+            raise OmaError(f"long frame: missing column {col!r}")
     sub = frame.loc[frame["question"] == RUBRIC.misalignment_question(), ["task", "label"]].copy()
     sub["y"] = sub["label"].map(verdict_label)
     sub = sub.dropna(subset=["y"])
     votes = sub.groupby(sub["task"].astype(str))["y"].agg(["sum", "count"])
     votes = votes[votes["sum"] * 2 != votes["count"]]  # ties carry no label
-    labels = pd.DataFrame({"task": votes.index, "label": (votes["sum"] * 2 > votes["count"]).astype(int).values,
-                           "n_votes": votes["count"].astype(int).values})
-    t = texts.assign(task=texts["task"].astype(str)).drop_duplicates("task")
-    out = labels.merge(t[["task", "text_a", "text_b"]], on="task", how="inner")
-    return out[["task", "text_a", "text_b", "label", "n_votes"]].reset_index(drop=True)
+    return pd.DataFrame({"task": votes.index, "label": (votes["sum"] * 2 > votes["count"]).astype(int).values,
+                         "n_votes": votes["count"].astype(int).values})
 
 
 def validate(df: pd.DataFrame, where: str = "training data") -> pd.DataFrame:
@@ -57,6 +66,8 @@ def validate(df: pd.DataFrame, where: str = "training data") -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise OmaError(f"{where}: missing column(s) {missing} (need text_a, text_b, label)")
+    if "source" in df.columns:
+        refuse_no_training(list(df["source"]), where)
     out = df.loc[:, list(COLUMNS)].copy()
     for i, row in enumerate(out.itertuples(index=False), 1):
         if not isinstance(row.text_a, str) or not isinstance(row.text_b, str):
@@ -103,3 +114,24 @@ def ifeval_pairs(records: Sequence[dict[str, Any]], n: int = 64, seed: int = 0) 
             bad = good[(i + 1) % len(good)]["response"]
         rows.append((p, bad, NOT_MET))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+#: Sources whose licence or authors' terms forbid training on them (checked by prefix of the
+#: record's ``source``): Self-Instruct's authors ask that the data is not used for training.
+NO_TRAINING_SOURCES: dict[str, str] = {
+    "self-instruct": "Self-Instruct: its authors ask that the data is not used to train models",
+}
+
+
+def no_training_reason(source: object) -> str | None:
+    """Why records of ``source`` must never be trained on (None: allowed)."""
+    s = str(source or "").strip().lower()
+    return next((why for prefix, why in NO_TRAINING_SOURCES.items() if s.startswith(prefix)), None)
+
+
+def refuse_no_training(sources: Sequence[object], where: str) -> None:
+    """OmaError naming the first row whose source forbids training (rows counted from 1)."""
+    for i, src in enumerate(sources, 1):
+        why = no_training_reason(src)
+        if why is not None:
+            raise OmaError(f"{where}: row {i}: source {src!r} must not be trained on ({why})")

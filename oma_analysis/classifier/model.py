@@ -42,8 +42,12 @@ def base_model_path() -> str:
 
 @dataclass(frozen=True)
 class TrainResult:
-    path: Path          # the published version directory
+    path: Path | None   # the published version directory (None: the gate kept the served model)
     card: dict[str, Any]
+
+    @property
+    def served(self) -> bool:
+        return self.path is not None
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -86,10 +90,13 @@ class _PairDataset:
 
 def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_size: int = 16,
           learning_rate: float = 1e-4, test_size: float = 0.2, seed: int = 0, max_length: int = MAX_LENGTH,
-          base_model: str | None = None) -> TrainResult:
+          base_model: str | None = None, gate: bool = True) -> TrainResult:
     """Fine-tune on ``df`` (``text_a, text_b, label``; label 1 = not met), hold out ``test_size``,
-    and publish a new version under ``out_root`` (atomic swap; see ``store``). Class-weighted loss
-    so the rarer class isn't ignored. Returns the version path and its card."""
+    fit a temperature on the held-out rows, and publish a new version under ``out_root`` (atomic
+    swap; see ``store``) if it passes the quality gate (``gate.decide``: held-out AUROC CI lower
+    bound above chance and above the served model's AUROC on the same rows); ``gate=False``
+    publishes regardless (offline use). Class-weighted loss so the rarer class isn't ignored.
+    Returns the version path (None when the gate kept the served model) and the card."""
     import torch
     import transformers
     from transformers import (
@@ -99,6 +106,8 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
         Trainer,
         TrainingArguments,
     )
+
+    from .gate import cross_fitted_ece, decide, fit_temperature, sigmoid
 
     df = validate(df)
     if len(df) < 4 or df["label"].nunique() < 2:
@@ -143,11 +152,20 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
 
         shutil.rmtree(tmp / "_trainer", ignore_errors=True)
         model.eval()
-        p = _predict(model, tok, list(zip(te["text_a"], te["text_b"], strict=True)), 32, max_length)
+        pairs_te = list(zip(te["text_a"], te["text_b"], strict=True))
+        z = _predict(model, tok, pairs_te, 32, max_length, logits=True)
         y = te["label"].to_numpy()
-        card.update(_metrics(y, p))
+        temperature = fit_temperature(y, z) if len(set(y.tolist())) == 2 else 1.0
+        card.update(_metrics(y, sigmoid(z / temperature)))
+        card.update({"temperature": round(temperature, 4), "ece_uncalibrated": round(
+            expected_calibration_error(y, sigmoid(z)), 4), "ece": _round(cross_fitted_ece(y, z, seed)),
+            "ece_note": "temperature fitted on held-out rows; ece cross-fitted (2 halves) on them"})
         card.update({"train_seconds": round(train_s, 2), "eval_loss_per_epoch": [round(e["eval_loss"], 4)
                                                                                  for e in evals]})
+        current = _current_scores(out_root, pairs_te, max_length) if gate else None
+        d = decide(y, z, current)
+        card["gate"] = d.to_dict() if gate else {"serve": True, "reason": "gate off (offline training)"}
+        decision["serve"] = d.serve or not gate
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
@@ -162,7 +180,10 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version()},
     }
-    path = publish(out_root, new_version_name(h), write)
+    decision: dict[str, bool] = {}
+    path = publish(out_root, new_version_name(h), write, accept=lambda _tmp: decision["serve"])
+    if path is None:
+        return TrainResult(None, card)
     card["version"] = path.name
     # The version is live already (readers may be loading it): replace the card atomically, never
     # truncate it in place, or a reader sees an empty card.json.
@@ -170,6 +191,19 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
     tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp_card, path / CARD)
     return TrainResult(path, card)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
+
+
+def _current_scores(root: str | Path, pairs: list[tuple[str, str]], max_length: int) -> np.ndarray | None:
+    """The served model's scores on ``pairs`` (None when nothing is served yet)."""
+    try:
+        clf = IntentClassifier.load(root)
+    except OmaError:
+        return None
+    return clf.predict(pairs)
 
 
 def _counts(df: pd.DataFrame) -> dict[str, int]:
@@ -186,7 +220,9 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
             "ece": round(expected_calibration_error(y, p), 4)}
 
 
-def _predict(model: Any, tok: Any, pairs: Sequence[tuple[str, str]], batch_size: int, max_length: int) -> np.ndarray:
+def _predict(model: Any, tok: Any, pairs: Sequence[tuple[str, str]], batch_size: int, max_length: int, *,
+             logits: bool = False, temperature: float = 1.0) -> np.ndarray:
+    """P(not met) = sigmoid((logit_not_met - logit_met) / temperature), or that logit difference."""
     import torch
 
     if not pairs:
@@ -199,8 +235,9 @@ def _predict(model: Any, tok: Any, pairs: Sequence[tuple[str, str]], batch_size:
             idx = order[s:s + batch_size]
             enc = tok([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], truncation="longest_first",
                       max_length=max_length, padding=True, return_tensors="pt")
-            probs = model(**enc).logits.float().softmax(-1)[:, NOT_MET].numpy()
-            out[idx] = probs
+            lg = model(**enc).logits.float()
+            z = (lg[:, NOT_MET] - lg[:, MET]).numpy()
+            out[idx] = z if logits else 1.0 / (1.0 + np.exp(-z / temperature))
     return out
 
 
@@ -248,4 +285,5 @@ class IntentClassifier:
         bad = [i for i, p in enumerate(pairs) if len(p) != 2 or not all(isinstance(x, str) for x in p)]
         if bad:
             raise OmaError(f"predict: pair {bad[0]} must be (prompt: str, completion: str)")
-        return _predict(self.model, self.tokenizer, list(pairs), batch_size, self.max_length)
+        return _predict(self.model, self.tokenizer, list(pairs), batch_size, self.max_length,
+                        temperature=float(self.card.get("temperature", 1.0)))

@@ -34,9 +34,11 @@ def new_version_name(data_hash: str, now: datetime | None = None) -> str:
     return f"{t}-{data_hash[:8]}"
 
 
-def publish(root: str | Path, version: str, write: Callable[[Path], None]) -> Path:
+def publish(root: str | Path, version: str, write: Callable[[Path], None],
+            accept: Callable[[Path], bool] | None = None) -> Path | None:
     """Run ``write(tmp_dir)`` to fill a new version, then move it into ``root/version`` and point
-    ``current`` at it. If ``write`` raises, the temp dir is removed and ``current`` is untouched."""
+    ``current`` at it. If ``write`` raises, or ``accept(tmp_dir)`` says no (the quality gate), the
+    temp dir is removed, ``current`` is untouched and (for ``accept``) None is returned."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
@@ -47,6 +49,9 @@ def publish(root: str | Path, version: str, write: Callable[[Path], None]) -> Pa
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=root))
     try:
         write(tmp)
+        if accept is not None and not accept(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
         _fsync_dir_files(tmp)
         os.rename(tmp, final)  # same filesystem: atomic
     except BaseException:

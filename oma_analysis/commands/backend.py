@@ -15,9 +15,11 @@ def register(group: click.Group) -> None:
 def backend() -> None:
     """Run the ML backend (checks, intent classifier, interactive probing) and connect it to Label Studio.
 
-    Environment: OMA_BACKEND_MODELS (classifier versions), OMA_RETRAIN_EVERY (labels per retrain),
-    OMA_PROBE_MODEL (hf:PATH or openai:BASE_URL#MODEL), OMA_BACKEND_USER / OMA_BACKEND_PASSWORD
-    (HTTP basic auth), OMA_QUANTIZE (int8 classifier, default 1).
+    Credentials are always required: generated on first start into $OMA_HOME/backend/credentials.json
+    (mode 0600) unless OMA_BACKEND_USER / OMA_BACKEND_PASSWORD are set; `connect` hands them to Label
+    Studio (which never shows the password to members). Environment: OMA_BACKEND_MODELS (classifier
+    versions), OMA_RETRAIN_EVERY (new labels per retrain), OMA_POLL_S (seconds between polls of Label
+    Studio for new labels), OMA_PROBE_MODEL (hf:PATH or openai:BASE_URL#MODEL), OMA_QUANTIZE.
     """
 
 
@@ -71,8 +73,10 @@ def status(as_json: bool) -> None:
 @click.option("--project", required=True, help="Label Studio project id or exact title.")
 @click.option("--url", default=None, help="Backend URL as Label Studio should reach it (default: the running one).")
 @click.option("--title", default="oma backend", show_default=True)
-def connect(project: str, url: str | None, title: str) -> None:
-    """Register the backend in a Label Studio project (interactive; basic auth from OMA_BACKEND_USER)."""
+@click.option("--no-training", "no_training", default=None, metavar="REASON",
+              help="This project's data must never be trained on (e.g. its licence forbids it): why.")
+def connect(project: str, url: str | None, title: str, no_training: str | None) -> None:
+    """Register the backend in a Label Studio project (interactive, with the backend's credentials)."""
     from ml_backend.server import BackendState
     from ml_backend.server import connect as ml_connect
     from oma_analysis import OmaError
@@ -86,7 +90,7 @@ def connect(project: str, url: str | None, title: str) -> None:
         url = st.url
     client = ls_connect()
     proj = find_project(client, project)
-    ml = ml_connect(client, proj.id, url, title=title)
+    ml = ml_connect(client, proj.id, url, title=title, no_training=no_training)
     ml = client.ml.get(id=ml.id)  # re-read: Label Studio has run /setup by now
     click.echo(f"connected ML backend {ml.id} at {url} to project {proj.id} "
                f"(state {ml.readable_state or ml.state}, model version {ml.model_version or '-'})")

@@ -33,7 +33,7 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
 
     from ..rubric import RUBRIC
 
-    rows: list[tuple[str, str, int]] = []
+    rows: list[tuple[str, str, int, str]] = []
     if not path.is_file():
         raise OmaError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
@@ -58,8 +58,9 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
             raise OmaError(f"{where}: field 'label' is missing")
         if str(r["label"]).strip().lower() == middle:
             continue  # ambiguous: no label
-        rows.append((r["prompt"], r["completion"], _label(r["label"], where)))
-    return pd.DataFrame(rows, columns=["text_a", "text_b", "label"])
+        rows.append((r["prompt"], r["completion"], _label(r["label"], where), str(r.get("source") or "")))
+    # ``source`` travels with the rows so training refuses data whose licence forbids it.
+    return pd.DataFrame(rows, columns=["text_a", "text_b", "label", "source"])
 
 
 def register(group: click.Group) -> None:
@@ -77,8 +78,11 @@ def register(group: click.Group) -> None:
     @click.option("--test-size", type=float, default=0.2, show_default=True, help="Held-out fraction.")
     @click.option("--max-length", type=int, default=256, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--gate/--no-gate", default=True, show_default=True,
+                  help="Publish only if the held-out AUROC CI lower bound beats chance and the served model.")
     def train_cmd(data: Path | None, export: Path | None, codemap: Path | None, out: Path, epochs: float,
-                  batch_size: int, learning_rate: float, test_size: float, max_length: int, seed: int) -> None:
+                  batch_size: int, learning_rate: float, test_size: float, max_length: int, seed: int,
+                  gate: bool) -> None:
         """Fine-tune the intent classifier (all-MiniLM-L6-v2) and publish a new model version."""
         from transformers.utils import logging as hf_logging
 
@@ -94,7 +98,8 @@ def register(group: click.Group) -> None:
         else:
             df = read_training_file(data)
         res = train(df, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                    test_size=test_size, max_length=max_length, seed=seed)
+                    test_size=test_size, max_length=max_length, seed=seed, gate=gate)
         c = res.card
-        click.echo(f"model {res.path} (current): held-out n={c['held_out_n']} auroc={c['auroc']} "
-                   f"accuracy={c['accuracy']} ece={c['ece']} train {c['train_seconds']}s")
+        where = f"model {res.path} (current)" if res.served else f"not served ({c['gate']['reason']})"
+        click.echo(f"{where}: held-out n={c['held_out_n']} auroc={c['auroc']} accuracy={c['accuracy']} "
+                   f"ece={c['ece']} (temperature {c['temperature']}) train {c['train_seconds']}s")

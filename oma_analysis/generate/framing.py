@@ -106,35 +106,10 @@ def chat_text(messages: list[dict[str, str]], tokenizer: Any) -> tuple[str, tupl
     ('User: Hi\\n\\nAssistant:', ('\\nUser:',))
     """
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        try:
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        except ImportError:
-            # transformers 5 wants jinja2>=3.1.6 but label-studio-ml pins older; templates that do
-            # not use the newer features render the same with the installed jinja2.
-            text = render_chat_template(tokenizer, messages)
+        # transformers' own renderer (sandboxed jinja2 >= 3.1.6, the template's own features).
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return str(text), ()
     return transcript(messages), TRANSCRIPT_STOP
-
-
-def render_chat_template(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """Render a tokenizer's chat template with jinja2 directly (sandboxed, as transformers does).
-
-    >>> class T:
-    ...     chat_template = "{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{% endfor %}"
-    ...     bos_token = eos_token = ""
-    >>> render_chat_template(T(), [{"role": "user", "content": "Hi"}])
-    '[user]Hi'
-    """
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    def raise_exception(msg: str) -> None:
-        raise OmaError(f"chat template: {msg}")
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(tokenizer.chat_template).render(
-        messages=messages, add_generation_prompt=True, bos_token=getattr(tokenizer, "bos_token", "") or "",
-        eos_token=getattr(tokenizer, "eos_token", "") or "")
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
