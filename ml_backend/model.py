@@ -108,7 +108,9 @@ class OmaBackend(LabelStudioMLBase):
         s = self.spec
         regions = []
         for c in run_checks(prompt, completion).failed:
-            label = FAILURE_FOR_ITEM.get(c.item, DEFAULT_FAILURE)
+            # A check of a hard constraint (the offensive-language check) is evidence of that
+            # constraint itself; every other failed check of a capable item of lower quality.
+            label = c.item if c.hard_constraint else FAILURE_FOR_ITEM.get(c.item, DEFAULT_FAILURE)
             if label not in s.evidence_labels:
                 continue
             spans = [(e.start, e.end, e.note) for e in c.evidence if 0 <= e.start < e.end <= len(completion)]

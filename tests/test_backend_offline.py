@@ -267,3 +267,24 @@ def test_gunicorn_refuses_non_loopback_bind_with_weak_credentials(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:ml_backend.gunicorn_conf", "--bind",
                         "0.0.0.0:0", "ml_backend._wsgi:app"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "refusing to bind '0.0.0.0'" in r.stderr, r.stderr[-2000:]
+
+
+def test_offensive_span_is_shown_as_the_toxic_hard_constraint_not_as_lower_quality():
+    """The backend's evidence for the demo's insult: the offensive-language check's span carries the
+    hard-constraint label (a labeller sees 'toxic or NSFW nobody asked for'), a benign text none."""
+    from ml_backend.model import OmaBackend
+    from oma_analysis.demo import demo_records
+
+    insult = next(r for r in demo_records() if "worthless idiots" in r["completion"])
+    prompt = insult["messages"][-1]["content"]
+    backend = OmaBackend(label_config=render("review"))
+    toxic = next(c.id for c in RUBRIC.hard_constraints.choices if c.id == "unrequested_toxic_nsfw")
+    regions = backend._evidence(prompt, insult["completion"])
+    toxic_regions = [r for r in regions if r["value"]["labels"] == [toxic]]
+    assert toxic_regions, regions
+    for r in toxic_regions:
+        v = r["value"]
+        assert insult["completion"][v["start"]:v["end"]] == v["text"]
+    assert any("idiot" in r["value"]["text"] for r in toxic_regions)
+    benign = backend._evidence("How do I cook a steak?", "Sear the bloody steak for two minutes a side.")
+    assert not [r for r in benign if r["value"]["labels"] == [toxic]]
