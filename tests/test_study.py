@@ -1,0 +1,126 @@
+"""A real study: three invite-flow labellers, each in their own Label Studio, overlap 2, 12 tasks
+incl. 2 gold. The merged study pull loads to the same frame as the single-project mode, row for
+row keyed by completion code; gold answers only from the researcher's side."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pandas as pd
+import pytest
+from study_support import EMAILS, GOLD_MARK, LEFT_FOR_BROWSER, build_single_project
+
+from oma_analysis.ingest import read_input
+from oma_analysis.labelstudio.pull import pull
+from oma_analysis.labelstudio.push import TASK_KEY
+from oma_analysis.labelstudio.study import Study, distribute, pull_study
+
+KEY_COLS = ["completion", "worker", "question", "label", "ground_truth", "lead_time", "prompt", "model"]
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return (frame[KEY_COLS].astype(str).sort_values(KEY_COLS).reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def pulled(study_run, label_studio):
+    out = study_run.tmp / "merged.json"
+    res = pull_study(Study.load("t12", label_studio.home), out, researcher_token=label_studio.token)
+    single = build_single_project(study_run, label_studio)
+    single_out = pull(label_studio.client(), single, study_run.tmp / "single.json")
+    return res, out, single_out
+
+
+def test_distribution_balanced_and_gold_everywhere(study_run):
+    st = study_run.study
+    q = study_run.queues
+    regular = [t["data"][TASK_KEY] for t in study_run.tasks if t["data"][TASK_KEY] not in study_run.gold_keys]
+    given = Counter(k for e in EMAILS for k in q[e] if k not in study_run.gold_keys)
+    assert given == {k: 2 for k in regular}  # every regular task to exactly two labellers
+    sizes = sorted(len(q[e]) - 2 for e in EMAILS)
+    assert sizes[-1] - sizes[0] <= 1 and sum(sizes) == 20  # balanced: 7, 7, 6
+    for e in EMAILS:
+        assert study_run.gold_keys <= set(q[e])  # gold interleaved in every queue
+        assert st.workspace(e).project_id is not None
+    assert len({tuple(q[e]) for e in EMAILS}) == 3
+    # No two neighbours in a served queue share a prompt (5 prompts x 2 completions + 2 gold prompts).
+    prompt = {t["data"][TASK_KEY]: t["data"]["prompt_id"] for t in study_run.tasks}
+    for e in EMAILS:
+        assert all(prompt[a] != prompt[b] for a, b in zip(q[e], q[e][1:], strict=False)), e
+
+
+def test_distribute_is_seeded_and_spreads_prompts():
+    keys = [f"t{i}" for i in range(30)]
+    prompt_of = {k: f"p{i // 3}" for i, k in enumerate(keys)}
+    a = distribute(keys, ["x", "y", "z", "w"], 2, seed=5, gold=["g"], prompt_of=prompt_of)
+    assert a == distribute(keys, ["x", "y", "z", "w"], 2, seed=5, gold=["g"], prompt_of=prompt_of)
+    assert a != distribute(keys, ["x", "y", "z", "w"], 2, seed=6, gold=["g"], prompt_of=prompt_of)
+    assert sorted(len(v) for v in a.values()) == [16, 16, 16, 16]
+    for v in a.values():
+        assert all(prompt_of.get(p) != prompt_of.get(n) for p, n in zip(v, v[1:], strict=False))
+
+
+def test_labellers_queues_hold_no_answers(study_run):
+    """What each labeller's workspace holds: their tasks, nobody else's annotations, no gold answer."""
+    from oma_analysis.labelstudio.client import connect
+
+    for e in EMAILS:
+        ws = study_run.study.workspace(e)
+        admin = connect(ws.url, ws.admin_token())
+        tasks = list(admin.tasks.list(project=ws.project_id, fields="all"))
+        assert sorted(t.data[TASK_KEY] for t in tasks) == sorted(study_run.queues[e])
+        emails = {a["completed_by"] if isinstance(a, dict) else a.completed_by
+                  for t in tasks for a in (t.annotations or [])}
+        users = {u.email for u in admin.users.list()}
+        assert users - {"admin@oma.local"} == {e}
+        assert len(emails) <= 1
+        assert GOLD_MARK not in json.dumps([t.model_dump(mode="json") for t in tasks], default=str)
+        proj = admin.projects.get(id=ws.project_id)
+        assert proj.show_instruction and "decision tree" in (proj.expert_instruction or "").lower()
+
+
+def test_merged_pull_equals_single_project(pulled, study_run):
+    res, merged, single = pulled
+    assert res.tasks == 12 and not res.foreign
+    assert res.annotations == {e: len(study_run.annotated[e]) for e in EMAILS}
+    assert res.gold_annotations == 2
+    assert not merged.with_name(merged.name + ".parts").exists()
+    m = read_input(merged, codemap=study_run.codemap)
+    s = read_input(single, codemap=study_run.codemap)
+    assert m.n_dropped == s.n_dropped == 0
+    assert m.n_used == s.n_used == sum(len(v) for v in study_run.annotated.values()) + 2
+    pd.testing.assert_frame_equal(_comparable(m.frame), _comparable(s.frame))
+    # the task key is the same across workspaces: one per completion
+    assert m.frame.groupby("task")["completion"].nunique().max() == 1
+    assert m.frame["task"].nunique() == 12
+    assert set(m.frame["worker"]) == {*EMAILS, "admin@oma.local"}
+
+
+def test_gold_only_from_the_researcher(pulled, study_run):
+    _, merged, _ = pulled
+    f = read_input(merged, codemap=study_run.codemap).frame
+    gold = f[f["ground_truth"]]
+    assert set(gold["worker"]) == {"admin@oma.local"}
+    assert set(gold["task"]) == study_run.gold_keys
+    assert not f.loc[~f["ground_truth"], "worker"].eq("admin@oma.local").any()
+    data = json.loads(merged.read_text())
+    for t in data:
+        for a in t["annotations"]:
+            marked = GOLD_MARK in json.dumps(a["result"])
+            assert marked == (a["oma_source"]["workspace"] == "researcher")
+
+
+def test_pull_resumes_from_parts(study_run, label_studio, pulled):
+    """An interrupted pull leaves finished parts; a rerun reuses them instead of exporting again."""
+    st = Study.load("t12", label_studio.home)
+    out = study_run.tmp / "resumed.json"
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir()
+    _, merged, _ = pulled
+    # a finished part from "before the interruption": the researcher's export of the gold project
+    pull(label_studio.client(), st.gold_project_id, parts / "researcher.json")
+    res = pull_study(st, out, researcher_token=label_studio.token)
+    assert res.resumed == ["researcher"]
+    assert res.gold_annotations == 2 and res.tasks == 12
+    assert LEFT_FOR_BROWSER == 2
