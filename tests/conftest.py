@@ -75,9 +75,9 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
 def study_run(label_studio, tmp_path_factory):
     """A real three-labeller study, one Label Studio per labeller (tests/study_support.py);
     every workspace server is stopped at the end."""
-    from oma_analysis.labelstudio.workspaces import stop_all
-
     from study_support import build
+
+    from oma_analysis.labelstudio.workspaces import stop_all
 
     run = None
     try:

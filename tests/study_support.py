@@ -32,7 +32,8 @@ def records() -> tuple[list[dict], list[dict]]:
     reg, gold = [], []
     for i in range(10):
         p = i // 2
-        reg.append({"prompt_id": f"sp{p}", "prompt": f"Study prompt {p}: describe a {['cat', 'dog', 'owl', 'fox', 'elk'][p]}.",
+        animal = ["cat", "dog", "owl", "fox", "elk"][p]
+        reg.append({"prompt_id": f"sp{p}", "prompt": f"Study prompt {p}: describe a {animal}.",
                     "completion": f"Study completion {i}: it is an animal.", "model": ["m-alpha", "m-beta"][i % 2]})
     for j in range(2):
         gold.append({"prompt_id": f"gp{j}", "prompt": f"Gold prompt {j}: name a colour.",
@@ -98,8 +99,8 @@ def build(label_studio, tmp: Path) -> StudyRun:
         queues[ws.email] = [t.data[TASK_KEY] for t in served]
         todo = served[:-LEFT_FOR_BROWSER] if i == 2 else served
         for t in todo:
-            client.annotations.create(id=t.id, result=answers_to_result(answer_for(ws.email, t.data["completion_code"])),
-                                      lead_time=5.0 + i)
+            answers = answer_for(ws.email, t.data["completion_code"])
+            client.annotations.create(id=t.id, result=answers_to_result(answers), lead_time=5.0 + i)
         annotated[ws.email] = [t.data[TASK_KEY] for t in todo]
     run = StudyRun(study=st, researcher_url=label_studio.url, researcher_token=label_studio.token,
                    tasks=reg_tasks + gold_tasks, gold_keys={t["data"][TASK_KEY] for t in gold_tasks},

@@ -44,7 +44,8 @@ def reads(o: dict) -> list[str]:
 def writes(o: dict) -> list[tuple[str, str, object]]:
     res = [{"from_name": "verdict", "to_name": "completion", "type": "choices",
             "value": {"choices": ["clearly_misaligned"]}}]
-    out: list[tuple[str, str, object]] = [("POST", "/api/webhooks/", {"url": "http://127.0.0.1:9/x", "send_payload": True})]
+    out: list[tuple[str, str, object]] = [
+        ("POST", "/api/webhooks/", {"url": "http://127.0.0.1:9/x", "send_payload": True})]
     for pid in o["projects"]:
         out += [("PATCH", f"/api/projects/{pid}/", {"title": "hijacked"}),
                 ("POST", f"/api/projects/{pid}/import", [{"data": {"completion": "x"}}]),
@@ -52,8 +53,8 @@ def writes(o: dict) -> list[tuple[str, str, object]]:
                 ("POST", "/api/dm/views/", {"project": pid, "data": {}}),
                 ("POST", "/api/ml/", {"project": pid, "url": "http://127.0.0.1:9"})]
     for tid in o["tasks"]:
-        out += [("POST", f"/api/tasks/{tid}/annotations/", {"result": res}), ("PATCH", f"/api/tasks/{tid}/", {"data": {}}),
-                ("DELETE", f"/api/tasks/{tid}/", None)]
+        out += [("POST", f"/api/tasks/{tid}/annotations/", {"result": res}),
+                ("PATCH", f"/api/tasks/{tid}/", {"data": {}}), ("DELETE", f"/api/tasks/{tid}/", None)]
     for a in o["annotations"]:
         out += [("PATCH", f"/api/annotations/{a}/", {"result": res}), ("DELETE", f"/api/annotations/{a}/", None)]
     return out
@@ -97,7 +98,8 @@ def test_api_sweep_every_foreign_read_and_write_refused(study_run, servers):
 def test_own_workspace_shows_no_other_labeller_and_no_gold(study_run, servers):
     """Everything a labeller can read on their own server (with every object id of the others,
     too): their own work only, no other labeller, no gold answer, no gold project."""
-    all_ids = {k: sorted({i for s in servers.values() for i in s["objects"][k]}) for k in ("projects", "tasks", "annotations")}
+    all_ids = {k: sorted({i for s in servers.values() for i in s["objects"][k]})
+               for k in ("projects", "tasks", "annotations")}
     for me in EMAILS:
         own = servers[me]
         others = [e for e in EMAILS if e != me]
@@ -190,7 +192,8 @@ def test_browser_view_and_label_all_stream(study_run, servers, tmp_path):
             assert word.lower() not in text.lower(), f"{word!r} visible on the {where}"
     assert study_run.study.title in shots["project list"]
     assert served == remaining, (served, remaining)
-    r = httpx.get(f"{ws.url}/api/projects/{ws.project_id}/next/", headers={"Authorization": f"Token {study_run.tokens[me]}"})
+    r = httpx.get(f"{ws.url}/api/projects/{ws.project_id}/next/",
+                  headers={"Authorization": f"Token {study_run.tokens[me]}"})
     assert r.status_code == 404  # the stream is done: nothing left for this labeller
     assert all((tmp_path / n).stat().st_size > 10_000 for n in ("1-project-list.png", "2-data-manager.png",
                                                                 "3-labelling-page.png"))

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import OmaError
 from ..rubric import RUBRIC
-from ..rubric.xml import KINDS, render
+from ..rubric.xml import KINDS
 from .client import with_retries
 from .push import TASK_KEY
 from .server import oma_home
@@ -213,8 +213,8 @@ def distribute(keys: Sequence[str], labellers: Sequence[str], overlap: int, *, s
     order = list(keys)
     rng.shuffle(order)
     for k in order:
-        tie = rng.random(len(labellers))
-        chosen = sorted(labellers, key=lambda lab, t=dict(zip(labellers, tie, strict=True)): (count[lab], t[lab]))
+        tie = dict(zip(labellers, rng.random(len(labellers)), strict=True))
+        chosen = sorted(labellers, key=lambda lab, t=tie: (count[lab], t[lab]))
         for lab in chosen[:overlap]:
             queues[lab].append(k)
             count[lab] += 1
