@@ -124,3 +124,31 @@ def test_pull_resumes_from_parts(study_run, label_studio, pulled):
     assert res.resumed == ["researcher"]
     assert res.gold_annotations == 2 and res.tasks == 12
     assert LEFT_FOR_BROWSER == 2
+
+
+def test_manual_site_works_offline(tmp_path):
+    """The built manual loads no asset from another host (theme CDN off), and the check would catch one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from oma_analysis.manual_site import external_assets
+
+    root = Path(__file__).resolve().parents[1]
+    site = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f",
+                        str(root / "manual" / "mkdocs.yml"), "--site-dir", str(site)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (site / "index.html").exists() and list(site.rglob("*.js"))
+    assert external_assets(site) == []
+    (site / "x.html").write_text('<script src="https://cdnjs.cloudflare.com/x.js"></script><a href="https://a.b">l</a>')
+    assert external_assets(site) == [("x.html", "https://cdnjs.cloudflare.com/x.js")]
+
+
+def test_instructions_from_the_manual():
+    from oma_analysis.labelstudio.instructions import instructions_html, manual_version
+
+    html = instructions_html("http://127.0.0.1:8000")
+    assert "<h1>The decision tree</h1>" in html and "hard_constraints" in html
+    assert 'href="http://127.0.0.1:8000/worked-examples/"' in html
+    assert manual_version() in html and len(manual_version()) == 12
