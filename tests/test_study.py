@@ -152,3 +152,46 @@ def test_instructions_from_the_manual():
     assert "<h1>The decision tree</h1>" in html and "hard_constraints" in html
     assert 'href="http://127.0.0.1:8000/worked-examples/"' in html
     assert manual_version() in html and len(manual_version()) == 12
+
+
+def test_qualify_and_feedback_commands_on_the_study_pull(pulled, study_run, tmp_path):
+    """`oma qualify score` and `oma feedback` on the merged export; the disagreements are
+    recomputed here from the answers given (rule applied by effective_verdict)."""
+    from click.testing import CliRunner
+    from study_support import answer_for, gold_answer
+
+    from oma_analysis.cli import main
+    from oma_analysis.rubric import effective_verdict
+
+    _, merged, _ = pulled
+    runner = CliRunner()
+    csv = tmp_path / "q.csv"
+    r = runner.invoke(main, ["qualify", "score", str(merged), "--codemap", str(study_run.codemap), "--out", str(csv)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(csv).set_index("worker")
+    code = {t["data"][TASK_KEY]: t["data"]["completion_code"] for t in study_run.tasks}
+    for e in EMAILS:
+        gold_done = [k for k in study_run.annotated[e] if k in study_run.gold_keys]
+        assert table.loc[e, "n"] == len(gold_done)
+        want = sum(effective_verdict(answer_for(e, code[k])) == effective_verdict(gold_answer(code[k]))
+                   for k in gold_done)
+        assert table.loc[e, "correct"] == want
+        assert table.loc[e, "decision"] == "more items"  # two gold items decide nothing
+        # feedback: gold disagreements + disagreements with the one other labeller (overlap 2)
+        expected = len(gold_done) - want
+        for k in study_run.annotated[e]:
+            if k in study_run.gold_keys:
+                continue
+            other = [o for o in EMAILS if o != e and k in study_run.annotated[o]]
+            if len(other) == 1 and (effective_verdict(answer_for(e, code[k]))
+                                    != effective_verdict(answer_for(other[0], code[k]))):
+                expected += 1
+        out = tmp_path / f"{e}.html"
+        r = runner.invoke(main, ["feedback", e, str(merged), "--out", str(out), "--manual-url", "http://m:8000"])
+        assert r.exit_code == 0, r.output
+        assert f"{e}: {expected} disagreements" in r.output
+        page = out.read_text()
+        assert page.count("<h2>Completion ") == expected
+        assert all(o not in page for o in EMAILS if o != e) and "m-alpha" not in page and GOLD_MARK not in page
+        if expected:
+            assert "http://m:8000/" in page and ("Study completion" in page or "Gold completion" in page)
