@@ -36,8 +36,9 @@ def records() -> tuple[list[dict], list[dict]]:
         reg.append({"prompt_id": f"sp{p}", "prompt": f"Study prompt {p}: describe a {animal}.",
                     "completion": f"Study completion {i}: it is an animal.", "model": ["m-alpha", "m-beta"][i % 2]})
     for j in range(2):
-        gold.append({"prompt_id": f"gp{j}", "prompt": f"Gold prompt {j}: name a colour.",
-                     "completion": f"Gold completion {j}: blue.", "model": "m-alpha"})
+        # nothing in a gold task's text may tell it apart (the browser test looks for "gold")
+        gold.append({"prompt_id": f"gp{j}", "prompt": f"Colour prompt {j}: name a colour.",
+                     "completion": f"Colour completion {j}: blue.", "model": "m-alpha"})
     return reg, gold
 
 

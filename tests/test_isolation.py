@@ -125,6 +125,17 @@ def test_own_workspace_shows_no_other_labeller_and_no_gold(study_run, servers):
         assert {a["completed_by"] for a in anns} <= {u["id"] for u in users if u["email"] == me}
 
 
+def _close_modal(page) -> None:
+    """Close the project instructions Label Studio shows before labelling (Escape, else its x)."""
+    modal = page.locator(".lsf-modal-ls_visible")
+    if modal.count():
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+    if modal.count():
+        modal.locator("[class*=close], button").first.click()
+        modal.wait_for(state="hidden")
+
+
 def _login(page, url: str, email: str) -> None:
     page.goto(f"{url}/user/login/")
     page.fill("input[name=email]", email)
@@ -183,6 +194,9 @@ def test_browser_view_and_label_all_stream(study_run, servers, tmp_path):
                 if not now:
                     break
                 served += now
+                if i == 0:  # the instructions (from the manual) open before the first task
+                    assert "The decision tree" in body and "Worked examples" in body
+                _close_modal(page)
                 page.get_by_role("button", name="Skip").first.click()
                 page.wait_for_function(f"!document.body.innerText.includes({json.dumps(text_of[now[0]])})")
         finally:

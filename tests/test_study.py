@@ -194,4 +194,4 @@ def test_qualify_and_feedback_commands_on_the_study_pull(pulled, study_run, tmp_
         assert page.count("<h2>Completion ") == expected
         assert all(o not in page for o in EMAILS if o != e) and "m-alpha" not in page and GOLD_MARK not in page
         if expected:
-            assert "http://m:8000/" in page and ("Study completion" in page or "Gold completion" in page)
+            assert "http://m:8000/" in page and ("Study completion" in page or "Colour completion" in page)

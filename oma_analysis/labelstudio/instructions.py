@@ -39,7 +39,9 @@ def instructions_html(manual_url: str | None = None, docs: Path | None = None) -
     for name in PAGES:
         page = docs / name
         if page.exists():
-            parts.append(markdown.markdown(page.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"]))
+            html = markdown.markdown(page.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"])
+            # the decision tree is a wide code block: wrap it inside Label Studio's modal
+            parts.append(html.replace("<pre>", '<pre style="white-space:pre-wrap;font-size:12px">'))
     if not parts:
         raise OmaError(f"{docs}: none of {PAGES} found; cannot generate project instructions")
     if manual_url:
