@@ -195,3 +195,33 @@ def test_qualify_and_feedback_commands_on_the_study_pull(pulled, study_run, tmp_
         assert all(o not in page for o in EMAILS if o != e) and "m-alpha" not in page and GOLD_MARK not in page
         if expected:
             assert "http://m:8000/" in page and ("Study completion" in page or "Colour completion" in page)
+
+
+def test_per_version_tables_of_the_study_pull(pulled, study_run):
+    """Batches and versions recorded per task; agreement recomputed by hand for the verdict."""
+    from study_support import answer_for
+
+    from oma_analysis.rubric import RUBRIC, effective_verdict
+    from oma_analysis.versions import per_version, task_versions
+
+    _, merged, _ = pulled
+    v = task_versions(merged)
+    assert set(v.loc[v["task"].isin(study_run.gold_keys), "batch"]) == {2}
+    assert set(v.loc[~v["task"].isin(study_run.gold_keys), "batch"]) == {1}
+    assert set(v["rubric_version"]) == {RUBRIC.version} and set(v["manual_version"]) == {study_run.study.manual_version}
+    t = per_version(read_input(merged, codemap=study_run.codemap).frame, v)
+    code = {x["data"][TASK_KEY]: x["data"]["completion_code"] for x in study_run.tasks}
+    # regular batch, derived verdict: share of tasks whose two labellers agree (overlap 2 -> one pair)
+    pairs = []
+    for k in code:
+        if k in study_run.gold_keys:
+            continue
+        who = [e for e in EMAILS if k in study_run.annotated[e]]
+        if len(who) == 2:
+            a, b = (effective_verdict(answer_for(e, code[k])) for e in who)
+            pairs.append(a == b)
+    row = t["agreement"][(t["agreement"]["batch"] == 1) & (t["agreement"]["question"] == RUBRIC.MISALIGNMENT)]
+    assert row["units"].item() == len(pairs) and row["agreement"].item() == pytest.approx(sum(pairs) / len(pairs))
+    assert RUBRIC.verdict.question in set(t["agreement"]["question"])  # raw answers too
+    assert set(t["gold"]["worker"]) <= set(EMAILS) and len(t["lowest"]) <= 5 * 1
+    assert 0 <= t["ambiguous"]["ambiguous_share"].min() <= 1

@@ -109,3 +109,21 @@ def pull_study_cmd(name: str, out: str, resume: bool = True) -> None:
     if res.foreign:
         click.echo(f"warning: {len(res.foreign)} annotation(s) by someone other than the workspace's labeller "
                    f"left out: {res.foreign[:5]}", err=True)
+
+
+@study.command()
+@click.argument("export", type=click.Path(exists=True, dir_okay=False))
+@click.option("--codemap", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Also write each table as CSV here.")
+def versions(export: str, codemap: str | None, out: str | None) -> None:
+    """Per rubric/manual version and batch of a study pull: agreement on every question, ambiguous
+    share, gold accuracy per labeller, and the questions of lowest agreement."""
+    from ..ingest import read_input
+    from ..versions import per_version, task_versions
+
+    tables = per_version(read_input(export, codemap=codemap).frame, task_versions(export))
+    for name, t in tables.items():
+        click.echo(f"\n{name}\n{t.to_string(index=False) if len(t) else '(none)'}")
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            t.to_csv(Path(out) / f"{name}.csv", index=False)
