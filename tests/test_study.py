@@ -172,11 +172,13 @@ def test_qualify_and_feedback_commands_on_the_study_pull(pulled, study_run, tmp_
     code = {t["data"][TASK_KEY]: t["data"]["completion_code"] for t in study_run.tasks}
     for e in EMAILS:
         gold_done = [k for k in study_run.annotated[e] if k in study_run.gold_keys]
-        assert table.loc[e, "n"] == len(gold_done)
         want = sum(effective_verdict(answer_for(e, code[k])) == effective_verdict(gold_answer(code[k]))
                    for k in gold_done)
-        assert table.loc[e, "correct"] == want
-        assert table.loc[e, "decision"] == "more items"  # two gold items decide nothing
+        if gold_done:
+            assert table.loc[e, "n"] == len(gold_done) and table.loc[e, "correct"] == want
+            assert table.loc[e, "decision"] == "more items"  # two gold items decide nothing
+        else:  # labeller 3 may have left both gold tasks for the browser test
+            assert e not in table.index
         # feedback: gold disagreements + disagreements with the one other labeller (overlap 2)
         expected = len(gold_done) - want
         for k in study_run.annotated[e]:
