@@ -172,6 +172,9 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))
         (work / "truth.json").write_text(json.dumps(res.true_rates, indent=1))
+        if simulate:
+            res.counts.update(_qualification_round(client, state.url, creds.token, records, codes, labellers,
+                                                   work, seed, echo))
     if real_models:
         real_models_section(work, echo)
     return res
@@ -207,3 +210,36 @@ def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]
     echo(f"ML backend at {state.url} ({getattr(ml, 'model_version', None) or 'connected'}): "
          f"{n} tasks pre-annotated")
     return state.url
+
+
+# --- qualification and feedback (issue 12) ----------------------------------------------------
+
+def _qualification_round(client, url: str, token: str, records: list[dict], codes: CodeMap, labellers,
+                         work: Path, seed: int, echo: Callable[[str], None]) -> dict[str, int]:
+    """`oma qualify` and `oma feedback` on a qualification batch: every simulated labeller answers
+    the demo completions not shown in the manual (project "oma review qualification"), the
+    researcher answers them all as gold; decisions go to qualification.csv, pages to feedback/."""
+    from .feedback import write_page
+    from .ingest import read_input
+    from .labelstudio.instructions import MANUAL_DIR
+    from .labelstudio.projects import create_or_update
+    from .labelstudio.pull import pull
+    from .labelstudio.push import prepare, push
+    from .labelstudio.simulator import simulate_annotations, truth_from_codemap
+    from .labelstudio.workspaces import slug
+    from .qualify import PASS, held_back, qualify
+
+    recs = held_back([r for r in records if "truth_verdict" in r], MANUAL_DIR / "docs")[:40]
+    proj = create_or_update(client, "review", title="oma review qualification", overlap=len(labellers) + 1)
+    push(client, proj.id, prepare(recs, proj.label_config, codes, "qualification"))
+    simulate_annotations(url, token, proj.id, labellers, truth_from_codemap(codes), overlap=len(labellers),
+                         seed=seed + 1, researcher="researcher@oma.demo", gold_rate=1.0)
+    export = pull(client, proj.id, work / "qualification.json")
+    frame = read_input(export, work / "codemap.json").frame
+    table = qualify(frame)
+    table.to_csv(work / "qualification.csv", index=False)
+    for r in table.itertuples():
+        page, n = write_page(frame, export, r.worker, work / "feedback" / f"{slug(r.worker)}.html")
+        echo(f"qualification {r.worker}: {r.decision} after {r.items_used} items (accuracy {r.correct}/{r.n}); "
+             f"feedback: {page} ({n} disagreements)")
+    return {"qualified": int((table["decision"] == PASS).sum()), "qualification_items": len(recs)}

@@ -69,3 +69,24 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
             os.environ.pop("OMA_HOME", None)
         else:
             os.environ["OMA_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def study_run(label_studio, tmp_path_factory):
+    """A real three-labeller study, one Label Studio per labeller (tests/study_support.py);
+    every workspace server is stopped at the end."""
+    from study_support import build
+
+    from oma_analysis.labelstudio.workspaces import stop_all
+
+    run = None
+    try:
+        run = build(label_studio, tmp_path_factory.mktemp("study"))
+        yield run
+    finally:
+        from oma_analysis.labelstudio.study import Study
+
+        try:
+            stop_all(Study.load("t12", label_studio.home).team)
+        except Exception:  # the study was never saved: nothing started
+            pass

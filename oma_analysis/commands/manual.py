@@ -37,3 +37,27 @@ def build(config: str, site: str | None) -> None:
     if site:
         cmd += ["--site-dir", str(Path(site).resolve())]
     sys.exit(subprocess.call(cmd))
+
+
+@manual.command()
+@click.option("--config", default="manual/mkdocs.yml", show_default=True, type=click.Path(exists=True))
+@click.option("--site", default=None, type=click.Path(file_okay=False), help="Built site (default: manual/site).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(config: str, site: str | None, host: str, port: int) -> None:
+    """Build the manual and serve it with no network (refuses a site that loads CDN assets);
+    link it from the projects' instructions with `oma study create --manual-url`."""
+    from .. import OmaError
+    from ..manual_site import external_assets
+    from ..manual_site import serve as do_serve
+
+    site_dir = Path(site or Path(config).resolve().parent / "site")
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", config, "--site-dir",
+           str(site_dir.resolve())]
+    if subprocess.call(cmd):
+        raise OmaError(f"mkdocs build of {config} failed")
+    ext = external_assets(site_dir)
+    if ext:
+        raise OmaError(f"{site_dir}: {len(ext)} asset(s) load from the network, e.g. {ext[0][1]} in {ext[0][0]}")
+    click.echo(f"manual at http://{host}:{port}/ (no network assets; Ctrl-C to stop)")
+    do_serve(site_dir, host, port)

@@ -20,8 +20,17 @@ def project() -> None:
 @click.option("--overlap", default=2, show_default=True, type=int, help="Labellers per task.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="Label config XML (default: generated from the rubric).")
-def create(kind: str, title: str | None, overlap: int, config_file: str | None) -> None:
+@click.option("--per-labeller", "study_name", metavar="STUDY",
+              help="Instead: one project per labeller of study STUDY, each in its own Label Studio (oma study).")
+def create(kind: str, title: str | None, overlap: int, config_file: str | None, study_name: str | None = None) -> None:
     """Create the project, or update its config if it exists; prints its id."""
+    if study_name:  # commands/study.py
+        from ..labelstudio.study import create_study, up
+
+        st = create_study(study_name, kind=kind, overlap=overlap)
+        for w in up(st):
+            click.echo(f"{w.email}: project {w.project_id} at {w.url}")
+        return
     from ..labelstudio.client import connect
     from ..labelstudio.projects import create_or_update
 

@@ -39,7 +39,9 @@ def resolve_projects(client, refs: tuple[str, ...], all_projects: bool) -> list:
 @click.option("--all", "all_projects", is_flag=True, help="Every project of the server.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the export here (one --project only).")
 @click.option("--format", "fmt", type=click.Choice(["JSON", "JSON_MIN", "CSV"]), default="JSON", show_default=True)
-def pull(project_refs: tuple[str, ...], all_projects: bool, out: str | None, fmt: str) -> None:
+@click.option("--study", "study_name", help="Pull a whole study (all workspaces + gold) into one export instead.")
+def pull(project_refs: tuple[str, ...], all_projects: bool, out: str | None, fmt: str,
+         study_name: str | None = None) -> None:
     """Export all tasks with full annotations and predictions to OUT (written atomically), and keep
     a dated, hashed JSON snapshot of each project in $OMA_HOME/snapshots (for `oma audit`)."""
     from .. import OmaError
@@ -47,6 +49,14 @@ def pull(project_refs: tuple[str, ...], all_projects: bool, out: str | None, fmt
     from ..labelstudio.pull import pull_and_keep
     from ..labelstudio.server import oma_home
 
+    if study_name:  # a study (commands/study.py)
+        from .study import pull_study_cmd
+
+        if fmt != "JSON":
+            raise click.UsageError("--study: a study pull is written as JSON")
+        if not out:
+            raise click.UsageError("--study needs --out")
+        return pull_study_cmd(study_name, out)
     client = connect()
     projects = resolve_projects(client, project_refs, all_projects)
     if out and len(projects) != 1:

@@ -18,13 +18,16 @@ def tasks() -> None:
 
 @tasks.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--project", "project_ref", required=True, help="Project id or title.")
+@click.option("--project", "project_ref", help="Project id or title.")
+@click.option("--study", "study_name", help="Push to a study instead: each task to --overlap labellers' workspaces.")
+@click.option("--gold", is_flag=True, help="With --study: gold tasks (answers to the researcher's gold project only).")
 @click.option("--codemap", type=click.Path(dir_okay=False),
               help="Code->model map, kept outside Label Studio (default: FILE.codemap.json).")
 @click.option("--batch-size", default=250, show_default=True, type=int)
 @click.option("--test-run", "test_run", envvar="OMA_TEST_RUN", metavar="RUN_ID",
               help="The run that uses the secret test prompts (env OMA_TEST_RUN); without it they are refused.")
-def push(file: str, project_ref: str, codemap: str | None, batch_size: int, test_run: str | None) -> None:
+def push(file: str, project_ref: str | None, codemap: str | None, batch_size: int, test_run: str | None,
+         study_name: str | None = None, gold: bool = False) -> None:
     """Push FILE (JSONL): built tasks ({"data": ...}) or completion records
     ({prompt|messages, completion, model, ...}); models go to the code map, never to Label Studio.
     Tasks already in the project are skipped, so an interrupted push can simply be rerun.
@@ -35,6 +38,12 @@ def push(file: str, project_ref: str, codemap: str | None, batch_size: int, test
     from ..labelstudio.push import prepare, read_jsonl
     from ..labelstudio.push import push as do_push
 
+    if study_name:  # a study (commands/study.py)
+        from .study import push_to_study
+
+        return push_to_study(study_name, file, codemap, gold, test_run)
+    if not project_ref:
+        raise click.UsageError("give --project (or --study)")
     client = connect()
     proj = find_project(client, project_ref)
     cm_path = Path(codemap or f"{file}.codemap.json")
