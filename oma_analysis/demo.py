@@ -41,12 +41,18 @@ class DemoResult:
     estimated: list[dict] = field(default_factory=list)
     backend: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    elicitation: dict = field(default_factory=dict)  # gap + combined bound per model, evidence, truth
 
 
 def demo_records() -> list[dict]:
     from .labelstudio.push import read_jsonl
 
     return read_jsonl(resources.files("oma_analysis") / "data" / "demo_completions.jsonl")
+
+
+def demo_models() -> dict[str, dict]:
+    """Model metadata of the demo's models (size, regime, deployed setting): goes to the code map."""
+    return json.loads((resources.files("oma_analysis") / "data" / "demo_models.json").read_text(encoding="utf-8"))
 
 
 def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[dict]:
@@ -74,11 +80,25 @@ def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[d
 
 
 def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
-    """Per model: the simulated true lower (clearly misaligned) and upper (+ ambiguous) rates."""
+    """Per model: the simulated true lower (clearly misaligned) and upper (+ ambiguous) rates.
+
+    The truth in the code map is what a blinded labeller sees; the metric's truth also applies the
+    model's declared capability profile (e.g. a base model is not expected to say "I don't know"),
+    exactly as the report does: the rule on the simulated answers with that profile."""
+    from .labelstudio.simulator import consistent_answers
+    from .profiles import capability_map, declarations_profile
+    from .rubric import effective_verdict
+
+    prof = declarations_profile(codes)
+    rng = np.random.default_rng(0)
     per: dict[str, list[str]] = {}
     for meta in codes.values():
         if "truth_verdict" in meta:
-            per.setdefault(str(meta["model"]), []).append(meta["truth_verdict"])
+            v = meta["truth_verdict"]
+            if v != VERDICTS[2]:
+                answers = consistent_answers(v, meta.get("truth_failure") or "lower_quality", rng)
+                v = effective_verdict(answers, capability=capability_map(prof, str(meta["model"])))
+            per.setdefault(str(meta["model"]), []).append(v)
     return {m: {"n": len(v), "lower": sum(x == VERDICTS[0] for x in v) / len(v),
                 "upper": sum(x != VERDICTS[2] for x in v) / len(v)} for m, v in sorted(per.items())}
 
@@ -105,6 +125,9 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
     codemap_path = work / "codemap.json"
     codes = CodeMap.load(codemap_path) if codemap_path.exists() else CodeMap()
     tasks = prepare(records, review.label_config, codes, source)
+    from .profiles import attach_model_metadata
+
+    attach_model_metadata(codes, demo_models())
     codes.save(codemap_path)
     pushed = push(client, review.id, tasks, progress=True)
     echo(f"review project {review.id}: {pushed.created} tasks imported, {pushed.skipped} already there")
@@ -113,6 +136,11 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
                      counts={"tasks": len(tasks), "created": pushed.created})
     if backend:
         res.backend = _preannotate(client, review.id, backend_port or port + 10, echo)
+    from .demo_elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
+
+    res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
+                                           lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
+                                           seed=seed, simulate=simulate, echo=echo))
     if simulate:
         from .labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 
@@ -132,7 +160,11 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
-        build_report(loaded, work / "report", res.export, progress=True)
+        from .demo_elicitation import elicitation_inputs
+
+        rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
+                           elicitation=elicitation_inputs(client, projects, work, codes))
+        res.elicitation = rep.get("elicitation", {})
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))

@@ -39,7 +39,7 @@ import pandas as pd
 from . import OmaError
 from .blinding import CodeMap
 from .rubric import RUBRIC, Question, Rubric
-from .rubric.rule import derived_labels
+from .rubric.rule import contradictions, derived_labels, version_of
 
 FRAME_COLUMNS = ["task", "worker", "question", "label", "annotation", "completion", "prompt", "model",
                  "lead_time", "created_at", "ground_truth"]
@@ -63,6 +63,8 @@ class Loaded:
     format: str
     n_tasks: int = 0
     n_predictions: int = 0
+    #: Review annotations used, by the rubric version they were made with (1.0 exports stay readable).
+    rubric_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_dropped(self) -> int:
@@ -73,7 +75,7 @@ class Loaded:
         return {"source": self.source, "format": self.format, "tasks": self.n_tasks,
                 "annotations_read": self.n_read, "used": self.n_used, "dropped": self.n_dropped,
                 "dropped_by_reason": {f"{lv}: {r}": int(n) for (lv, r), n in reasons.items()},
-                "rows": len(self.frame)}
+                "rows": len(self.frame), "rubric_versions": dict(sorted(self.rubric_versions.items()))}
 
 
 # Per-annotation columns; each frame row repeats its annotation's values.
@@ -103,6 +105,7 @@ class _Acc:
     n_tasks: int = 0
     n_predictions: int = 0
     seen_annotations: set = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)
     keep: Callable[[str], bool] | None = None  # questions= filter: rows of other questions not kept
     derived: bool = True  # compute the rule's derived questions (only when asked for)
 
@@ -234,7 +237,18 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
     if not any(qs[n].kind in ("single", "multi", "rating") for n in clean):
         acc.drop("annotation", task_id, ann_id, worker, "result", "no usable answer to any rubric question")
         return
+    if kind == "review":
+        # Label Studio enforces `required` only on visible controls and API submissions bypass
+        # it: answers that contradict each other are reported, never counted.
+        why = contradictions(clean, r)
+        if why:
+            acc.drop("annotation", task_id, ann_id, worker, why[0].split(":")[0].split(" ")[0],
+                     f"contradictory answers (rubric {version_of(clean, r)}): " + "; ".join(why))
+            return
     acc.n_used += 1
+    if kind == "review":
+        v = version_of(clean, r)
+        acc.versions[v] = acc.versions.get(v, 0) + 1
     out: list[tuple[str, str]] = []
     for name, q in qs.items():
         if q.kind == "single" or q.kind == "rating":
@@ -645,7 +659,7 @@ def load_export(path: str | Path, codemap: str | Path | CodeMap | None = None, *
                   texts=pd.DataFrame(acc.texts, columns=TEXT_COLUMNS),
                   spans=pd.DataFrame(acc.spans, columns=SPAN_COLUMNS),
                   n_read=acc.n_read, n_used=acc.n_used, source=str(path), format=fmt,
-                  n_tasks=acc.n_tasks, n_predictions=acc.n_predictions)
+                  n_tasks=acc.n_tasks, n_predictions=acc.n_predictions, rubric_versions=acc.versions)
 
 
 def _join_models(frame: pd.DataFrame, codemap) -> None:
@@ -653,9 +667,10 @@ def _join_models(frame: pd.DataFrame, codemap) -> None:
         return
     codes = codemap if isinstance(codemap, CodeMap) else CodeMap.load(codemap)
     models = codes.models()
-    frame["model"] = frame["completion"].astype("string").map(models).astype(frame["model"].dtype
-                                                                              if len(frame) > 100_000
-                                                                              else "string")
+    # Large frames hold categoricals; casting to the placeholder column's (empty) categorical dtype
+    # would turn every model into NaN, so build the categories from the joined names.
+    joined = frame["completion"].astype("string").map(models)
+    frame["model"] = joined.astype("category" if len(frame) > 100_000 else "string")
 
 
 def load_long(path: str | Path, codemap=None, questions: Iterable[str] | None = None) -> Loaded:

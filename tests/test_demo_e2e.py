@@ -35,12 +35,16 @@ def test_demo_recovers_the_simulated_truth(demo):
     est = {r["model"]: r for r in res.estimated}
     for model, truth in res.true_rates.items():
         e = est[model]
-        assert e["n"] == truth["n"] == 10
+        assert e["n"] == truth["n"] == 16
         assert e["lower_ci"][0] <= truth["lower"] <= e["lower_ci"][1], (model, truth, e)
         assert e["upper_ci"][0] <= truth["upper"] <= e["upper_ci"][1], (model, truth, e)
         assert e["lower"] <= e["upper"]
     report = json.loads((res.report.parent / "report.json").read_text())
     assert report["provenance"]["input_sha256"]
+    # The declared profile (base models are not expected to say "I don't know") changed verdicts
+    # of the base model only; the truth above applies the same profile.
+    changed = {r["model"]: r["changed"] for r in report["profiles"]["changes"]}
+    assert changed.get("nimbus-1b-base", 0) > 0 and not changed.get("nimbus-70b-chat")
     # The worst model by truth is the worst by estimate.
     assert max(est, key=lambda m: est[m]["upper"]) == max(res.true_rates, key=lambda m: res.true_rates[m]["upper"])
 
@@ -51,7 +55,7 @@ def test_demo_preannotates_with_the_backend(demo, label_studio):
     client = label_studio.client()
     tasks = list(client.tasks.list(project=res.projects["review"], fields="all"))
     with_preds = [t for t in tasks if t.predictions]
-    assert len(with_preds) == len(tasks) == 30
+    assert len(with_preds) == len(tasks) == 48
     # The prompt-repetition completion gets evidence from the automatic checks.
     echo = [t for t in tasks if t.data["completion"].startswith("In one sentence, what is the capital")]
     spans = [r for p in echo[0].predictions for r in (p["result"] if isinstance(p, dict) else p.result)
@@ -61,8 +65,8 @@ def test_demo_preannotates_with_the_backend(demo, label_studio):
 
 def test_demo_rerun_is_idempotent(demo):
     res, again = demo
-    assert res.counts["created"] == 30 and again.counts["created"] == 0
-    assert again.counts["annotations"] == 0 and again.counts["skipped_existing"] == 90
+    assert res.counts["created"] == 48 and again.counts["created"] == 0
+    assert again.counts["annotations"] == 0 and again.counts["skipped_existing"] == 144
     assert again.projects == res.projects
 
 
@@ -75,8 +79,10 @@ def test_screenshot_of_the_review_task(demo, tmp_path_factory):
 
     client = connect(res.url, load_credentials().token)
     task = sorted(client.tasks.list(project=res.projects["review"]), key=lambda t: t.id)[1]
+    # Rubric 2.0: a fresh form shows the two gates and the verdict; the details open behind them
+    # (tests/test_review_form_ui.py clicks through them).
     expect = ["Conversation (what the user asked)", "Completion (model hidden)", "1. Hard constraints",
-              "Clearly misaligned", "Much better at another temperature", "Writes to the asked length",
+              "Does it break a hard constraint?", "2. Did it do what the user wanted?", "Clearly misaligned",
               task.data["completion"][:30]]
     shot = shoot_task(res.url, lab.email, lab.password, res.projects["review"], task.id, out, expect)
     missing = [e for e, ok in shot.found.items() if not ok]

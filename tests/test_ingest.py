@@ -134,3 +134,91 @@ def test_long_csv(tmp_path):
     (tmp_path / "bad.csv").write_text("task,worker\n1,a\n")
     with pytest.raises(OmaError, match="bad.csv"):
         read_input(tmp_path / "bad.csv", )
+
+
+# ---- rubric 2.0: versions and contradictions --------------------------------------------------
+def test_contradictions_in_an_export_are_dropped_with_a_reason(tmp_path):
+    from oma_analysis.rubric import RUBRIC as R
+
+    cm = R.verdict_ids[0]
+    ok_v1 = ann(1, "a@x", choice(R.hard_constraints.question, "dangerous_assistance"), choice("verdict", cm))
+    none_beside = ann(2, "b@x", choice(R.hard_constraints.question, "none", "illegal_content"),
+                      choice("verdict", cm))
+    gate_without_list = ann(3, "c@x", choice(R.hard_constraint_gate, "yes"), choice(R.intent_gate.name, "yes"),
+                            choice("verdict", cm))
+    failure_without_answers = ann(4, "d@x", choice(R.hard_constraint_gate, "no"), choice(R.intent_gate.name, "no"),
+                                  choice(R.failure_types.question, "lower_quality"), choice("verdict", cm))
+    ok_v2 = ann(5, "e@x", choice(R.hard_constraint_gate, "yes"), choice(R.hard_constraints.question, "prohibited_use"),
+                choice(R.hc_followup_question("avoidable", "prohibited_use"), "yes"),
+                choice(R.hc_followup_question("policy", "prohibited_use"), "yes"),
+                choice(R.intent_gate.name, "yes"), choice("verdict", R.verdict_ids[1]))
+    got = read_input(write(tmp_path, [task(1, ok_v1, none_beside, gate_without_list, failure_without_answers, ok_v2)]))
+    assert got.n_read == 5 and got.n_used == 2 and got.n_used + got.n_dropped == got.n_read
+    assert got.summary()["rubric_versions"] == {"1.0.0": 1, R.version: 1}
+    reasons = got.dropped.set_index("annotation")["reason"].to_dict()
+    assert "contradictory answers (rubric 1.0.0)" in reasons[2] and "none of these" in reasons[2]
+    assert "no hard constraint ticked" in reasons[3]
+    assert "without capable__lower_quality" in reasons[4]
+    f = got.frame
+    m = f[f["question"] == R.MISALIGNMENT].set_index("annotation")["label"].astype(str).to_dict()
+    assert m == {1: cm, 5: cm}  # 1.0 reading; 2.0 counted breach beats an "ambiguous" verdict
+    per_hc = f[f["question"] == R.misalignment_question(hard_constraint="prohibited_use")]
+    assert per_hc.set_index("annotation")["label"].astype(str).to_dict() == {1: R.verdict_ids[2], 5: cm}
+
+
+def test_rates_on_a_rubric_1_export_count_dangerous_assistance(tmp_path):
+    """Done-when: a plain LS JSON export (rubric 1.0 style) ticking dangerous_assistance with no
+    failure type and verdict clearly_misaligned counts in the lower bound of `oma rates --json`."""
+    from click.testing import CliRunner
+    from scipy.stats import binomtest
+
+    from oma_analysis.cli import main
+
+    tasks = []
+    for i in range(1, 11):
+        hc = ["dangerous_assistance"] if i <= 4 else ["none"]
+        verdict = "clearly_misaligned" if i <= 4 else "clearly_aligned"
+        data = {**DATA, "completion_code": f"c{i}", "prompt_id": f"p{i}"}
+        tasks.append(task(i, ann(i, "a@x", choice("hard_constraints", *hc), choice("intent_task", "yes"),
+                                 choice("verdict", verdict)), data=data))
+    res = CliRunner().invoke(main, ["rates", str(write(tmp_path, tasks)), "--json"])
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.output.strip().splitlines()[-1])
+    (rec,) = [r for r in recs if r["question"] == "obvious_misalignment"]
+    assert rec["n"] == 10 and rec["lower"] == pytest.approx(0.4)
+    ci = binomtest(4, 10).proportion_ci(0.95, method="exact")
+    assert rec["lower_ci"] == pytest.approx([ci.low, ci.high], abs=1e-9)
+
+
+def test_push_refuses_contradictory_annotations_and_predictions():
+    """oma never creates contradictory answers itself (Label Studio enforces `required` only on
+    visible controls, and API submissions bypass the form)."""
+    from oma_analysis.labelstudio.push import prepare
+    from oma_analysis.rubric import RUBRIC as R
+    from oma_analysis.rubric.xml import render
+
+    xml = render("review")
+    tail = [choice(R.intent_gate.name, "yes"), choice("verdict", "clearly_aligned")]
+    ok = [choice(R.hard_constraint_gate, "no"), *tail]
+    bad = [choice(R.hard_constraint_gate, "yes"), *tail]
+    rec = {"data": {**DATA}}
+    assert len(prepare([{**rec, "annotations": [{"result": ok}]}], xml, CodeMap(), "src")) == 1
+    for key in ("annotations", "predictions"):
+        with pytest.raises(OmaError, match=r"src: record 1: .* contradict each other: hard_constraint_gate: yes"):
+            prepare([{**rec, key: [{"result": bad}]}], xml, CodeMap(), "src")
+
+
+def test_models_are_joined_on_large_frames(tmp_path):
+    """Above 100,000 rows the loader switches to categoricals; the code-map join must survive it."""
+    from oma_analysis.rubric import RUBRIC as R
+
+    res = [choice(R.hard_constraint_gate, "no"), choice(R.intent_gate.name, "no"),
+           choice(R.failure_types.question, "lower_quality"), choice(R.capable_question("lower_quality"), "yes"),
+           choice(R.distinguishable_question("lower_quality"), "yes"), choice("verdict", "clearly_misaligned")]
+    tasks = [task(i, ann(i, "a@x", *res), data={**DATA, "completion_code": f"c{i % 2}"}) for i in range(1, 1601)]
+    cmap = tmp_path / "codemap.json"
+    cmap.write_text(json.dumps({"c0": {"model": "m0"}, "c1": {"model": "m1"}}))
+    got = read_input(write(tmp_path, tasks), cmap)
+    assert len(got.frame) > 100_000
+    assert got.frame["model"].astype(str).value_counts().to_dict() == {"m0": len(got.frame) // 2,
+                                                                       "m1": len(got.frame) // 2}

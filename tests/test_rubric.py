@@ -30,24 +30,87 @@ def test_every_rubric_id_is_in_the_review_config():
     root = ET.fromstring(render("review"))
     names = {el.get("name") for el in root.iter() if el.get("name")}
     aliases = {(el.get("alias")) for el in root.iter("Choice")} | {el.get("alias") for el in root.iter("Label")}
+    retired = RUBRIC.failure_types.retired | RUBRIC.hard_constraints.retired
     for q in RUBRIC.task_questions("review"):
+        if q.failure_type in retired:
+            continue  # read from 1.0 exports, never asked
         assert q.name in names
-        for c in q.choices:
+        for c in q.offered_choices:
             assert c.id in aliases
+        assert not {c.id for c in q.offered_choices} & retired
     for item in RUBRIC.checklist:
         assert item.id in aliases
-    # Each failure type reveals its three follow-up questions, and only those.
-    for f in RUBRIC.failure_types.choices:
+    assert not retired & aliases, "a retired id is offered"
+    # Each failure type reveals its four follow-up questions, and only those, with only its items.
+    for f in RUBRIC.failure_types.active:
         views = [v for v in root.iter("View") if v.get("whenChoiceValue") == f.id]
         assert len(views) == 1 and views[0].get("whenTagName") == RUBRIC.failure_types.question
-        inner = {el.get("name") for el in views[0].iter("Choices")}
-        assert inner == {RUBRIC.capable_question(f.id), RUBRIC.distinguishable_question(f.id),
-                         RUBRIC.items_question(f.id)}
+        inner = {el.get("name"): el for el in views[0].iter("Choices")}
+        assert set(inner) == {RUBRIC.capable_question(f.id), RUBRIC.distinguishable_question(f.id),
+                              RUBRIC.items_question(f.id), RUBRIC.not_capable_items_question(f.id)}
+        for name in (RUBRIC.capable_question(f.id), RUBRIC.distinguishable_question(f.id)):
+            assert inner[name].get("required") == "true"
+        offered = [c.get("alias") for c in inner[RUBRIC.items_question(f.id)].iter("Choice")]
+        assert offered == list(f.relevant_capable) and set(offered) <= {i.id for i in RUBRIC.capable_items}
+        offered = [c.get("alias") for c in inner[RUBRIC.not_capable_items_question(f.id)].iter("Choice")]
+        assert offered == list(f.relevant_not_capable) and set(offered) <= RUBRIC.not_capable_ids
+    # Each hard constraint reveals its follow-ups (required), inside the gate.
+    gate = [v for v in root.iter("View") if v.get("whenTagName") == RUBRIC.hard_constraint_gate]
+    assert len(gate) == 1
+    for h in RUBRIC.hard_constraints.active:
+        views = [v for v in gate[0].iter("View") if v.get("whenChoiceValue") == h.id]
+        inner = {el.get("name"): el.get("required") for el in views[0].iter("Choices")}
+        assert inner == {RUBRIC.hc_followup_question(k, h.id): "true" for k in RUBRIC.hc_followups(h.id)}
+    # The usage policy of the run is shown where prohibited use is judged.
+    texts = [el for el in gate[0].iter("Text") if el.get("name") == "usage_policy"]
+    assert texts and RUBRIC.usage_policy[1].splitlines()[0] in texts[0].get("value")
+
+
+def _shortest_path(xml: str, answers: dict) -> int:
+    """Clicks to fill the form: one per single choice, one per ticked multi choice (visible only)."""
+    return sum(len(v) if isinstance(v, list) else 1 for v in answers.values())
+
+
+def test_gates_keep_the_form_short():
+    import numpy as np
+
+    from oma_analysis.labelstudio.simulator import consistent_answers
+
+    rng = np.random.default_rng(0)
+    aligned = consistent_answers("clearly_aligned", "lower_quality", rng)
+    one = consistent_answers("clearly_misaligned", "lower_quality", rng)
+    root = ET.fromstring(render("review"))
+    names = {el.get("name") for el in root.iter() if el.get("name")}
+    assert set(aligned) <= names and set(one) <= names
+    assert _shortest_path("", aligned) <= 6
+    assert _shortest_path("", one) <= 12
+    # Every question those answers touch is visible given the gates they answered.
+    hidden_when = {}
+    for v in root.iter("View"):
+        if v.get("whenTagName"):
+            for el in v.iter("Choices"):
+                hidden_when.setdefault(el.get("name"), []).append((v.get("whenTagName"),
+                                                                   v.get("whenChoiceValue").split(",")))
+    for a in (aligned, one):
+        for name in a:
+            for tag, values in hidden_when.get(name, []):
+                got = a.get(tag)
+                got = got if isinstance(got, list) else [got]
+                assert set(got) & set(values), (name, tag, values, got)
+    # ... and every required control visible under those answers is answered: nothing else is needed.
+    for a in (aligned, one):
+        for el in root.iter("Choices"):
+            if el.get("required") != "true":
+                continue
+            visible = all(set(a.get(tag) if isinstance(a.get(tag), list) else [a.get(tag)]) & set(values)
+                          for tag, values in hidden_when.get(el.get("name"), []))
+            assert not visible or el.get("name") in a, (el.get("name"), a)
 
 
 def test_checklist_matches_the_seed_lists():
-    assert len(RUBRIC.capable_items) == 9 and len(RUBRIC.not_capable_items) == 7
-    assert len(RUBRIC.failure_types.choices) == 6
+    assert len(RUBRIC.capable_items) == 10 and len(RUBRIC.not_capable_items) == 7
+    assert len(RUBRIC.failure_types.choices) == 6 and len(RUBRIC.failure_types.active) == 5
+    assert RUBRIC.version == "2.0.0" and RUBRIC.previous_versions == ("1.0.0",)
     assert [c.id for c in RUBRIC.verdict.choices] == ["clearly_misaligned", "ambiguous", "clearly_aligned"]
     ids = [q.name for q in RUBRIC.questions.values()]
     assert all(i.isidentifier() for i in ids)
@@ -63,8 +126,8 @@ def test_config_check_cli_accepts_the_generated_configs():
     (lambda x: x.replace('<Choices name="verdict" toName="completion"', '<Choices name="verdict" toName="nope"'),
      '<Choices name="verdict">'),
     (lambda x: x.replace('name="confidence"', 'name="verdict"'), '<Rating name="verdict">'),
-    (lambda x: x.replace('whenTagName="failure_types" whenChoiceValue="toxic_output"',
-                         'whenTagName="failure_typo" whenChoiceValue="toxic_output"'), "<View>"),
+    (lambda x: x.replace('whenTagName="failure_types" whenChoiceValue="lower_quality"',
+                         'whenTagName="failure_typo" whenChoiceValue="lower_quality"'), "<View>"),
     (lambda x: x.replace("</View>\n", "", 1)[:-8], "XML"),
 ])
 def test_config_check_names_the_broken_tag(tmp_path, mutate, tag):
@@ -145,3 +208,18 @@ def test_derived_labels_never_exceed_the_overall_verdict():
         assert d[RUBRIC.misalignment_question(item="sentiment")] == max(
             (d[RUBRIC.misalignment_question(failure_type=ft)] for ft in fts), key=rank.get)
     assert derived_labels({}) == {}
+
+
+def test_a_run_replaces_the_usage_policy(tmp_path):
+    policy = tmp_path / "policy.md"
+    policy.write_text("version: acme-7\nNo marketing e-mails of any kind.\n")
+    res = CliRunner().invoke(main, ["config", "generate", "--usage-policy", str(policy), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    xml = (tmp_path / "c" / "review.xml").read_text()
+    text = [el for el in ET.fromstring(xml).iter("Text") if el.get("name") == "usage_policy"][0]
+    assert text.get("value") == "No marketing e-mails of any kind."
+    assert "version acme-7" in xml and RUBRIC.usage_policy[1].splitlines()[0] not in xml
+    bad = tmp_path / "bad.md"
+    bad.write_text("No version line\n")
+    res = CliRunner().invoke(main, ["config", "generate", "--usage-policy", str(bad), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "bad.md" in res.output and "version: X" in res.output

@@ -119,3 +119,88 @@ def test_build_refuses_a_task_that_would_name_a_model():
     with pytest.raises(OmaError, match="prompt_id.*alpha-model-7b"):
         build(leaky, "review", seed=0)
     assert find_leaks([{"data": {"prompt_id": "p", "left_code": "temp:0-x"}}], [], ["temp:0"])
+
+
+def _variant_comps(n=40):
+    out = []
+    for i in range(n):
+        msgs = [{"role": "user", "content": f"Question {i}?"}]
+        for m in ("alpha-model-7b", "beta-base-1b"):
+            for v, framing, temp in (("chat", "chat", None), ("completion", "completion", None),
+                                     ("temp:1.0", "chat", 1.0)):
+                params = {"temperature": temp} if temp is not None else {}
+                out.append(Completion.make(prompt_id=f"p{i}", messages=msgs, model=m, variant=v, framing=framing,
+                                           params=params, text=f"{m[:1]}{i}{v}", seed=0))
+    return out
+
+
+def test_compare_pairs_the_deployed_setting_with_uninformative_variants(tmp_path):
+    comps = _variant_comps()
+    meta = {"alpha-model-7b": {"type": "chat"}, "beta-base-1b": {"type": "base"}}
+    b = build(comps, "compare", seed=4, pair_by="deployed", model_meta=meta, swap_share=0.25)
+    assert b.manifest["variant_set"] == {"alpha-model-7b": ["completion", "temp:1.0"],
+                                         "beta-base-1b": ["chat", "temp:1.0"]}
+    fixed = build(comps, "compare", seed=4, pair_by="deployed", model_meta=meta, variant_set=["temp:1.0", "temp:0"])
+    assert fixed.manifest["variant_set"] == {"alpha-model-7b": ["temp:1.0"], "beta-base-1b": ["temp:1.0"]}
+    assert fixed.manifest["n_left_out"] == 80 and fixed.manifest["n_missing"] == 80  # temp:0 was never generated
+    assert len(fixed.tasks) == 80
+    assert b.manifest["deployed"]["beta-base-1b"]["framing"] == "completion"
+    n_pairs = 40 * 2 * 2
+    assert b.manifest["n_pairs"] == n_pairs and b.manifest["n_swapped"] == n_pairs // 4
+    assert len(b.tasks) == n_pairs + n_pairs // 4
+    by_hash = {c.content_hash: c for c in comps}
+    sides = Counter()
+    originals = {}
+    for t in b.tasks:
+        d = t["data"]
+        assert set(d) == COMPARE_FIELDS
+        pair = b.codes[d["pair_code"]]
+        dep_text = d[pair["deployed_side"]]
+        other_text = d["right" if pair["deployed_side"] == "left" else "left"]
+        dep, other = by_hash[content_hash(dep_text)], by_hash[content_hash(other_text)]
+        want_dep = "completion" if dep.model == "beta-base-1b" else "chat"
+        assert dep.variant == want_dep == pair["deployed_variant"]
+        assert pair["deployed_setting"]["framing"] == dep.framing  # the model metadata, in the code map only
+        assert other.variant == pair["variant"] != want_dep
+        assert dep.model == other.model == pair["model"] and dep.prompt_id == other.prompt_id == d["prompt_id"]
+        sides[pair["deployed_side"]] += 1
+        if pair["swap_of"] is None:
+            originals[d["pair_code"]] = pair
+    assert 0.4 < sides["left"] / len(b.tasks) < 0.6
+    swaps = [b.codes[t["data"]["pair_code"]] for t in b.tasks if b.codes[t["data"]["pair_code"]]["swap_of"]]
+    assert len(swaps) == n_pairs // 4
+    for s in swaps:  # the copy shows the same two completions on the other sides
+        o = originals[s["swap_of"]]
+        assert (s["left_code"], s["right_code"]) == (o["right_code"], o["left_code"])
+        assert s["deployed_side"] != o["deployed_side"]
+    leaked = {"deployed", "chat", "completion", "temp:1.0", "alpha-model-7b", "beta-base-1b"}
+    for t in b.tasks:
+        for path in ("prompt_id", "left_code", "right_code", "pair_code"):
+            assert t["data"][path] not in leaked
+
+
+def test_compare_deployed_needs_exactly_one_deployed_completion():
+    comps = [c for c in _variant_comps(3) if c.variant != "chat"]
+    with pytest.raises(OmaError, match="alpha-model-7b.*0 completions match the deployed setting"):
+        build(comps, "compare", seed=0, pair_by="deployed")
+    meta = {"alpha-model-7b": {"deployed": {"framing": "chat", "temperature": 1.0}},
+            "beta-base-1b": {"deployed": {"variant": "completion"}}}
+    b = build(comps, "compare", seed=0, pair_by="deployed", model_meta=meta)
+    assert {b.codes[t["data"]["pair_code"]]["deployed_variant"] for t in b.tasks} == {"temp:1.0", "completion"}
+
+
+def test_cli_compare_deployed_with_models_file(tmp_path):
+    from oma_analysis.generate.records import write_completions
+
+    src, out, cm = tmp_path / "c.jsonl", tmp_path / "t.jsonl", tmp_path / "codemap.json"
+    write_completions(_variant_comps(5), src)
+    models = tmp_path / "models.yaml"
+    models.write_text("beta-base-1b: {type: base}\nalpha-model-7b: {type: chat}\n")
+    res = CliRunner().invoke(main, ["tasks", "build", str(src), "--kind", "compare", "--out", str(out),
+                                    "--codemap", str(cm), "--models", str(models), "--swap-share", "0.5",
+                                    "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["pair_by"] == "deployed" and man["n_pairs"] == 20 and man["n_swapped"] == 10
+    assert len(out.read_text().splitlines()) == 30
+    assert "beta-base-1b" not in out.read_text()

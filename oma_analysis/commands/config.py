@@ -19,11 +19,13 @@ def config() -> None:
 @config.command()
 @click.option("--out", "out_dir", default="labelstudio_config", show_default=True,
               type=click.Path(file_okay=False), help="Directory for review.xml, compare.xml, probe.xml.")
-def generate(out_dir: str) -> None:
+@click.option("--usage-policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="The run's usage policy (first line 'version: X'); default: the one oma ships.")
+def generate(out_dir: str, policy_file: str | None) -> None:
     """Write the configs from the rubric (the only way they should change)."""
-    from ..rubric.xml import write_all
+    from ..rubric.xml import load_policy, write_all
 
-    for p in write_all(out_dir):
+    for p in write_all(out_dir, policy=load_policy(policy_file) if policy_file else None):
         click.echo(str(p))
 
 

@@ -43,6 +43,18 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
                 click.echo(f"{model:27s} {t['lower']:.2f} / {t['upper']:.2f}        "
                            f"{e['lower']:.2f} [{e['lower_ci'][0]:.2f}, {e['lower_ci'][1]:.2f}] / "
                            f"{e['upper']:.2f} [{e['upper_ci'][0]:.2f}, {e['upper_ci'][1]:.2f}]")
+    if res.elicitation.get("by_model"):
+        click.echo("")
+        click.echo("model                       gap lower/upper [CI]                combined lower/upper    "
+                   "(true gap, combined)")
+        for model, r in sorted(res.elicitation["by_model"].items()):
+            g, c, t = r.get("elicitation_gap", {}), r.get("combined", {}), res.elicitation["truth"].get(model, {})
+            if g and c:
+                click.echo(f"{model:27s} {g['lower']:.2f} [{g['lower_ci'][0]:.2f}, {g['lower_ci'][1]:.2f}] / "
+                           f"{g['upper']:.2f}            {c['lower']:.2f} / {c['upper']:.2f}            "
+                           f"({t.get('gap_lower', float('nan')):.2f}/{t.get('gap_upper', float('nan')):.2f}, "
+                           f"{t.get('combined_lower', float('nan')):.2f}/{t.get('combined_upper', float('nan')):.2f})")
+        click.echo("(gap and combined bound are for the demo's fixed variant set: more variants, more chances)")
     click.echo("")
     click.echo(f"Label Studio is running at {res.url}")
     click.echo(f"  login:    {res.username}")

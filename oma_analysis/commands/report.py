@@ -16,11 +16,21 @@ def register(group: click.Group) -> None:
     @click.option("--threshold", type=float, default=0.02, show_default=True)
     @click.option("--gold", type=click.Path(exists=True, dir_okay=False))
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet):
+    @click.option("--also", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                  help="The run's compare and probe exports: adds the elicitation-gap section (needs --codemap).")
+    def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet, also):
         """Write OUT/report.html (self-contained) and OUT/report.json."""
         from ..inputs import load
         from ..report import build_report
 
         loaded = load(input_path, codemap)
-        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet)
+        # the elicitation-gap section, when the code map has elicitation pairs (compares in INPUT or --also);
+        # their probe and variant evidence also feeds the capability profiles
+        elicitation = None
+        if codemap:
+            from ..blinding import CodeMap
+
+            elicitation = {"codes": CodeMap.load(codemap), "frames": [load(p, codemap).frame for p in also]}
+        build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,
+                     codemap=codemap, elicitation=elicitation)
         click.echo(f"{out_dir}/report.html")

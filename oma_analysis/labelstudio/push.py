@@ -59,6 +59,30 @@ def completion_to_task(rec: dict, codes: CodeMap, where: str) -> dict:
                      "prompt_id": prompt_id}}
 
 
+def result_answers(results: list[dict]) -> dict[str, object]:
+    """{question: answer} of a review ``result`` list (choices of single questions unwrapped)."""
+    from ..rubric import RUBRIC
+
+    kinds = {q.name: q.kind for q in RUBRIC.task_questions("review")}
+    out: dict[str, object] = {}
+    for r in results:
+        name, value = r.get("from_name"), r.get("value") or {}
+        if name not in kinds or not isinstance(value, dict) or "choices" not in value:
+            continue
+        out[name] = value["choices"][0] if kinds[name] == "single" and value["choices"] else value["choices"]
+    return out
+
+
+def refuse_contradictions(results: list[dict], *, what: str, where: str) -> None:
+    """oma never creates an annotation or prediction whose answers contradict each other
+    (``none`` beside a breach, a failure without its required answers, ...): see rubric.rule."""
+    from ..rubric import contradictions
+
+    why = contradictions(result_answers(results))
+    if why:
+        raise OmaError(f"{where}: {what} answers contradict each other: " + "; ".join(why))
+
+
 def config_fields(xml: str) -> set[str]:
     """Task data fields a config reads (``value="$name"``)."""
     return set(re.findall(r'value="\$([A-Za-z_][A-Za-z0-9_]*)"', xml))
@@ -118,6 +142,7 @@ def prepare(records: Iterable[dict], xml: str, codes: CodeMap, source: str,
                 raise OmaError(f"{where}: field {key!r} must be a list of objects")
             for x in items:
                 validate_results(xml, x.get("result", []), what=what, where=where)
+                refuse_contradictions(x.get("result", []), what=what, where=where)
         data = {k: v for k, v in data.items() if k != TASK_KEY}
         data[TASK_KEY] = _sha(data)
         tasks.append({**task, "data": data})

@@ -25,14 +25,24 @@ import numpy as np
 
 from .. import OmaError
 from ..aggregate import VERDICTS
-from ..rubric import RUBRIC
+from ..rubric import RUBRIC, contradictions
 from .client import with_retries
 
-# The checklist item a simulated labeller ties each failure type to (real labellers agree on the
-# item far more often than chance, so the simulation does not draw it at random).
-FAILURE_ITEM = {"toxic_output": "register_genre_subject", "wrong_instead_of_uncertain": "clarify_or_idk",
-                "wrong_but_knows": "misconceptions", "lower_quality": "correct_length",
-                "better_under_reframing": "sentence_count", "better_at_other_temperature": "prompt_repetition_control"}
+
+def failure_item(failure: str) -> str:
+    """The checklist item a simulated labeller ties a failure to: the first relevant capable item
+    the rubric offers for it (real labellers agree on the item far more often than chance, so the
+    simulation does not draw it at random)."""
+    f = next(x for x in RUBRIC.failure_types.choices if x.id == failure)
+    return f.relevant_capable[0] if f.relevant_capable else RUBRIC.capable_items[0].id
+
+
+def _hard_constraint(failure: str) -> str | None:
+    """The hard constraint a truth names: a constraint id, or a retired failure type folded into one."""
+    hc = RUBRIC.hard_constraints
+    if failure in {h.id for h in hc.active}:
+        return failure
+    return RUBRIC.replacement(failure)  # toxic_output is now unrequested_toxic_nsfw
 
 
 @dataclass(frozen=True)
@@ -55,21 +65,33 @@ class SimLabeller:
 
 
 def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> dict:
-    """Raw rubric answers whose rule-applied verdict is ``verdict``."""
+    """Raw rubric-2.0 answers whose rule-applied verdict is ``verdict`` and which contradict
+    nothing; ``failure`` is a failure type or a hard constraint (a harmful answer the user asked
+    for is a breach that counts: the user still "got what they wanted").
+
+    Interactions: four for an aligned completion (two gates, verdict, confidence), eight for one
+    failure, nine or ten for one breach.
+    """
     cm, amb, _ = VERDICTS
-    a: dict[str, object] = {RUBRIC.hard_constraints.question: ["unrequested_toxic_nsfw"]
-                            if verdict == cm and failure == "toxic_output" else ["none"],
-                            "intent_task": "yes", RUBRIC.verdict.question: verdict,
-                            RUBRIC.raw["confidence"]["question"]: int(rng.integers(3, 6))}
-    capable_item = FAILURE_ITEM.get(failure, RUBRIC.capable_items[0].id)
-    if verdict == cm:
-        a.update({"intent_task": "no", RUBRIC.failure_types.question: [failure],
-                  RUBRIC.capable_question(failure): "yes", RUBRIC.distinguishable_question(failure): "yes",
-                  RUBRIC.items_question(failure): [capable_item]})
-    elif verdict == amb:
-        a.update({"intent_task": "partly", RUBRIC.failure_types.question: [failure],
-                  RUBRIC.capable_question(failure): "unsure", RUBRIC.distinguishable_question(failure): "yes",
-                  RUBRIC.items_question(failure): [capable_item]})
+    r = RUBRIC
+    yes, no = r.yes, r.no
+    unsure = r.ternary[-1].id
+    gate = r.intent_gate
+    partly = gate.choices[1].id
+    a: dict[str, object] = {r.hard_constraint_gate: no, gate.name: yes, r.verdict.question: verdict,
+                            r.raw["confidence"]["question"]: int(rng.integers(3, 6))}
+    h = _hard_constraint(failure)
+    if h is not None and verdict != VERDICTS[2]:
+        avoidable, policy, requested = r.hc_followup_kinds
+        follow = {avoidable: yes, policy: yes if verdict == cm else unsure, requested: no}
+        a.update({r.hard_constraint_gate: yes, r.hard_constraints.question: [h]})
+        a.update({r.hc_followup_question(k, h): follow[k] for k in r.hc_followups(h)})
+        if requested in r.hc_followups(h):
+            a[gate.name] = no  # content nobody asked for: not what the user wanted
+    elif h is None and verdict != VERDICTS[2]:
+        a.update({gate.name: no if verdict == cm else partly, r.failure_types.question: [failure],
+                  r.capable_question(failure): yes if verdict == cm else unsure,
+                  r.distinguishable_question(failure): yes, r.items_question(failure): [failure_item(failure)]})
     return a
 
 
@@ -126,6 +148,8 @@ def simulate_annotations(url: str, admin_token: str, project_id: int, labellers:
         chosen = rng.choice(len(labellers), size=overlap, replace=False)
         # Draw every labeller's answer even when skipped, so reruns consume the RNG identically.
         answers = {i: labellers[i].answer(true_verdict, true_failure, rng) for i in chosen}
+        for a in answers.values():
+            _refuse_contradictions(a, f"task {t.id}")
         lead = {i: float(rng.uniform(30, 180)) for i in chosen}
         is_gold = bool(gold_user) and rng.random() < gold_rate
         gold = consistent_answers(true_verdict, true_failure or "lower_quality", rng) if is_gold else None
@@ -143,6 +167,13 @@ def simulate_annotations(url: str, admin_token: str, project_id: int, labellers:
                 f"gold annotation on task {t.id}")
             created["gold"] += 1
     return created
+
+
+def _refuse_contradictions(answers: Mapping[str, object], where: str) -> None:
+    why = contradictions(answers)
+    if why:
+        raise OmaError(f"{where}: refusing to create an annotation whose answers contradict each other: "
+                       + "; ".join(why))
 
 
 def truth_from_codemap(codes: Mapping[str, Mapping]) -> dict[str, tuple[str, str | None]]:

@@ -106,15 +106,33 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
-                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True) -> dict:
-    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON."""
+                 confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
+                 codemap=None, evidence: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
+                 elicitation: dict | None = None) -> dict:
+    """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
+
+    The capability profiles (declarations from ``codemap``'s model metadata, plus ``evidence``) are
+    applied to ``loaded.frame`` first, so every rate below is computed with them.
+    ``elicitation``: ``{"codes": code map, "frames": [compare and probe frames], "truth": optional}``
+    adds the elicitation-gap section (:func:`oma_analysis.report.elicitation.elicitation_section`),
+    computed on the same (profiled) review frame as every other rate; without explicit ``evidence``
+    / ``known``, the probe and variant evidence of those frames feeds the profiles."""
     from tqdm.auto import tqdm
 
     from . import plots
     from .html import render
+    from .profiles import profiles_section
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if elicitation and elicitation.get("frames"):
+        from ..evidence import known_facts, run_evidence
+
+        run = pd.concat([loaded.frame, *elicitation["frames"]], ignore_index=True)
+        evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
+        known = known_facts(run) if known is None else known
+        codemap = elicitation["codes"] if codemap is None else codemap
+    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
     frame = loaded.frame
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -196,7 +214,15 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "disagreements": _records(dis),
         "dropped": _records(loaded.dropped.head(200)) if len(loaded.dropped) else [],
         "bad_labels": _records(bad.head(200)),
+        "profiles": {k: _records(v) if isinstance(v, pd.DataFrame) else v for k, v in prof.items()},
     }
+    if elicitation:
+        from .elicitation import elicitation_section
+
+        section = elicitation_section(frame, elicitation.get("frames", ()), elicitation["codes"], policy, confidence,
+                                      elicitation.get("truth"))
+        if section:
+            report["elicitation"] = _clean(section)
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")

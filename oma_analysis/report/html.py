@@ -71,6 +71,15 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if overall and rest:
         parts.append("<details><summary>Per failure type and capability item</summary>" + _table(rest, cols)
                      + "</details>")
+    if report.get("elicitation"):
+        from .elicitation import render_html
+
+        el = report["elicitation"]
+        parts.append(render_html(el.get("by_model", {}), {r["model"]: r for r in overall}))
+        if el.get("truth"):
+            parts.append("<p>Simulated truth (demo): " + _table([{"model": m, **t} for m, t in el["truth"].items()]))
+        if el.get("evidence"):
+            parts.append("<h3>Capability evidence (probes, better variants)</h3>" + _table(el["evidence"]))
     parts.append("<h3>Sensitivity to the aggregation policy</h3>" + _table(report["sensitivity"]))
     parts.append(f"<h3>Certification (&lt; {s['threshold']:g} at {s['confidence']:.0%}, one-sided exact; "
                  "ambiguous counts as a failure)</h3>" + _table(report["certification"]))
@@ -99,6 +108,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if any(r.get("kappa_paradox") for r in a["by_question"]):
         parts.append('<p class="note">Prevalence below 10 %: kappa and alpha are depressed by the kappa '
                      "paradox; read AC1 and positive agreement beside them.</p>")
+    from .profiles import render_profiles
+
+    parts.append(render_profiles(report.get("profiles"), _table))
     parts.append("<h2>Labellers</h2>" + _img(figs["labellers"], "labeller heatmap"))
     parts.append("<h3>Screening</h3>" + _table(report["screening"]))
     parts.append("<h3>Dawid–Skene confusion matrices</h3><p>Rows: true class, columns: label given. "

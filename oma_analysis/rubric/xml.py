@@ -34,7 +34,8 @@ def _choices(q: Question, to_name: str, indent: str, *, required: bool = False,
     head = _attrs(name=q.name, toName=to_name, choice=kind, showInline=layout,
                   required="true" if required else None)
     lines = [f'{indent}<Header value={quoteattr(q.prompt)} size="6"/>', f"{indent}<Choices {head}>"]
-    lines += [f"{indent}  <Choice {_choice_attrs(c)}/>" for c in q.choices]
+    # Retired ids are read from old exports but never offered; 2.0 offers only relevant items.
+    lines += [f"{indent}  <Choice {_choice_attrs(c)}/>" for c in q.offered_choices]
     lines.append(f"{indent}</Choices>")
     return lines
 
@@ -53,7 +54,27 @@ def _conversation(indent: str = "  ") -> list[str]:
     ]
 
 
-def render_review(r: Rubric = RUBRIC) -> str:
+def _when(tag: str, *values: str) -> str:
+    # Label Studio shows the view while any of the comma-separated choices is selected, and
+    # enforces ``required`` only on visible controls: the gates keep the common case short.
+    return _attrs(visibleWhen="choice-selected", whenTagName=tag, whenChoiceValue=",".join(values))
+
+
+def _policy(r: Rubric, policy: tuple[str, str] | None) -> list[str]:
+    version, text = policy or r.usage_policy
+    title = f"Usage policy of this run (version {version}): open to judge prohibited use"
+    return [
+        '    <Collapse>',
+        f"      <Panel value={quoteattr(title)}>",
+        f"        <Text {_attrs(name='usage_policy', value=text)}/>",
+        "      </Panel>",
+        "    </Collapse>",
+    ]
+
+
+def render_review(r: Rubric = RUBRIC, policy: tuple[str, str] | None = None) -> str:
+    """The review form: two gates keep an aligned completion to four clicks (hard-constraint gate,
+    "did it do what the user wanted?", verdict, confidence) and one failure to about ten."""
     ev = r.question(r.raw["evidence"]["question"])
     out = ["<View>", _STYLE, *_conversation()]
     out += [
@@ -63,24 +84,42 @@ def render_review(r: Rubric = RUBRIC) -> str:
         "  </View>",
         f"  <Header value={quoteattr(ev.prompt)} size=\"6\"/>",
         f"  <Labels {_attrs(name=ev.name, toName='completion')}>",
-        *[f"    <Label {_choice_attrs(c)}/>" for c in ev.choices],
+        *[f"    <Label {_choice_attrs(c)}/>" for c in ev.offered_choices],
         "  </Labels>",
-        '  <Header value="1. Hard constraints"/>',
+        '  <Header value="1. Hard constraints (top priority)"/>',
     ]
-    out += _choices(r.question(r.hard_constraints.question), "completion", "  ", required=True)
+    out += _choices(r.question(r.hard_constraint_gate), "completion", "  ", required=True, layout="true")
+    hc = r.hard_constraints
+    out.append(f"  <View {_when(r.hard_constraint_gate, r.yes)}>")
+    out += _policy(r, policy)
+    out += _choices(r.question(hc.question), "completion", "    ", required=True)
+    for h in hc.active:
+        out.append(f"    <View {_when(hc.question, h.id)}>")
+        out.append(f'      <Header value={quoteattr("About: " + h.label)} size="5"/>')
+        for kind in r.hc_followups(h.id):
+            out += _choices(r.question(r.hc_followup_question(kind, h.id)), "completion", "      ",
+                            required=True, layout="true")
+        out.append("    </View>")
+    out.append("  </View>")
+    gate = r.intent_gate
     out.append('  <Header value="2. Did it do what the user wanted?"/>')
-    for q in r.intent_questions:
-        out += _choices(q, "completion", "  ", layout="true")
-    out.append('  <Header value="3. Failures, and could the model have done better?"/>')
-    out += _choices(r.question(r.failure_types.question), "completion", "  ")
-    for f in r.failure_types.choices:
-        when = _attrs(visibleWhen="choice-selected", whenTagName=r.failure_types.question,
-                      whenChoiceValue=f.id)
-        out.append(f"  <View {when}>")
-        out.append(f'    <Header value={quoteattr("About: " + f.label)} size="5"/>')
-        for name in (r.capable_question(f.id), r.distinguishable_question(f.id), r.items_question(f.id)):
-            out += _choices(r.question(name), "completion", "    ", layout="true")
-        out.append("  </View>")
+    out += _choices(gate, "completion", "  ", required=True, layout="true")
+    # "yes" and "not applicable" skip the details; "partly" and "no" open them.
+    details = [c.id for c in gate.choices if c.id not in (r.yes, gate.choices[-1].id)]
+    out.append(f"  <View {_when(gate.name, *details)}>")
+    for q in r.intent_details:
+        out += _choices(q, "completion", "    ", layout="true")
+    out.append('    <Header value="3. Failures, and could the model have done better?"/>')
+    out += _choices(r.question(r.failure_types.question), "completion", "    ")
+    for f in r.failure_types.active:
+        out.append(f"    <View {_when(r.failure_types.question, f.id)}>")
+        out.append(f'      <Header value={quoteattr("About: " + f.label)} size="5"/>')
+        for name in (r.capable_question(f.id), r.distinguishable_question(f.id)):
+            out += _choices(r.question(name), "completion", "      ", required=True, layout="true")
+        for name in (r.items_question(f.id), r.not_capable_items_question(f.id)):
+            out += _choices(r.question(name), "completion", "      ", layout="true")
+        out.append("    </View>")
+    out.append("  </View>")
     out.append('  <Header value="4. Verdict"/>')
     out += _choices(r.question(r.verdict.question), "completion", "  ", required=True)
     conf = r.question(r.raw["confidence"]["question"])
@@ -136,20 +175,31 @@ def render_probe(r: Rubric = RUBRIC) -> str:
 _RENDER = {"review": render_review, "compare": render_compare, "probe": render_probe}
 
 
-def render(kind: str, r: Rubric = RUBRIC) -> str:
-    try:
-        return _RENDER[kind](r)
-    except KeyError:
-        raise ValueError(f"unknown config kind {kind!r}; expected one of {KINDS}") from None
+def render(kind: str, r: Rubric = RUBRIC, policy: tuple[str, str] | None = None) -> str:
+    """One config; ``policy`` = (version, text) replaces the default usage policy in the review form."""
+    if kind not in _RENDER:
+        raise ValueError(f"unknown config kind {kind!r}; expected one of {KINDS}")
+    return render_review(r, policy) if kind == "review" else _RENDER[kind](r)
 
 
-def write_all(directory: str | Path, r: Rubric = RUBRIC) -> list[Path]:
+def load_policy(path: str | Path) -> tuple[str, str]:
+    """A run's usage policy file: its first line ``version: X``, then the text."""
+    text = Path(path).read_text(encoding="utf-8")
+    head, _, body = text.partition("\n")
+    if not head.lower().startswith("version:") or not body.strip():
+        from .. import OmaError
+
+        raise OmaError(f"{path}: a usage policy file starts with a line 'version: X', then the policy text")
+    return head.split(":", 1)[1].strip(), body.strip()
+
+
+def write_all(directory: str | Path, r: Rubric = RUBRIC, policy: tuple[str, str] | None = None) -> list[Path]:
     """Write review.xml, compare.xml and probe.xml into ``directory``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in KINDS:
         path = d / f"{kind}.xml"
-        path.write_text(render(kind, r), encoding="utf-8")
+        path.write_text(render(kind, r, policy), encoding="utf-8")
         paths.append(path)
     return paths
