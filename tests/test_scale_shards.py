@@ -37,9 +37,10 @@ def _shards(tmp: Path, n: int = 3, per: int = 12) -> list[Path]:
 
 def test_ray_equals_single_process_row_for_row(tmp_path: Path) -> None:
     shards = _shards(tmp_path)
+    (tmp_path / "logs-9-empty.jsonl").write_text("\n")
     one = run_shards(str(tmp_path / "logs-*.jsonl"), tmp_path / "one")
-    par = run_shards(str(tmp_path / "logs-*.jsonl"), tmp_path / "ray", ray=True, workers=2, batch_size=4)
-    assert one.records == par.records == 36 and len(par.processed) == 3
+    par = run_shards(str(tmp_path / "logs-*.jsonl"), tmp_path / "ray", ray=True, workers=2, chunk_records=5)
+    assert one.records == par.records == 36 and len(par.processed) == 4
     a, b = read_results(tmp_path / "one"), read_results(tmp_path / "ray")
     assert len(a) == 36
     assert a.equals(b)

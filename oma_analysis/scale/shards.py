@@ -157,12 +157,14 @@ def _clean(out: Path, key: str) -> None:
 
 
 def run_shards(shards: str | Sequence[str | Path], out: str | Path, *, ray: bool = False,
-               ray_address: str | None = None, workers: int | None = None, batch_size: int = 256,
+               ray_address: str | None = None, workers: int | None = None, chunk_records: int = 500,
                on_shard: Callable[[str, int], None] | None = None) -> ShardRun:
     """Check every record of every shard not yet done; see the module doc for the layout.
 
-    ``ray``: map the batches on Ray Data (``ray_address``: an existing cluster, else a local Ray
-    with ``workers`` CPUs); otherwise one process (the default, best for small inputs).
+    ``ray``: one Ray Data execution over (shard, row range) chunks of ``chunk_records`` records,
+    each read and checked by a worker (``ray_address``: an existing cluster, else a local Ray with
+    ``workers`` CPUs); results stream back in input order and each shard is committed as soon as
+    its last chunk is in. Otherwise one process (the default, best for small inputs).
     ``on_shard(key, n_records)`` is called after each shard is committed."""
     files = expand_shards([str(s) for s in shards] if not isinstance(shards, str) else shards)
     out = Path(out)
@@ -175,37 +177,44 @@ def run_shards(shards: str | Sequence[str | Path], out: str | Path, *, ray: bool
             run.skipped.append(key)
         else:
             todo.append((f, key))
-    started = False
-    mapper = None
-    if ray and todo:
-        import ray as _ray
-
-        started = not _ray.is_initialized()
-        mapper = _ray_mapper(ray_address, workers, batch_size)
-    try:
-        for f, key in todo:
             _clean(out, key)
-            frame = read_shard(f).assign(shard=str(f))
-            rows = mapper(frame) if mapper else check_batch(frame)
-            _commit(out, key, f, rows)
-            run.processed.append(key)
-            run.records += len(rows)
-            if on_shard:
-                on_shard(key, len(rows))
-    finally:
-        if started:  # a Ray we started ourselves; one the caller started stays up
-            _ray.shutdown()
+    results = (_ray_results(todo, ray_address, workers, chunk_records) if ray and todo else
+               ((f, key, check_batch(read_shard(f).assign(shard=str(f)))) for f, key in todo))
+    for f, key, rows in results:
+        _commit(out, key, f, rows)
+        run.processed.append(key)
+        run.records += len(rows)
+        if on_shard:
+            on_shard(key, len(rows))
     return run
 
 
-def _ray_mapper(address: str | None, workers: int | None, batch_size: int
-                ) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """A function shard frame -> result rows that runs :func:`check_batch` with Ray Data's
-    ``map_batches``, keeping the input order (so results equal the single-process run row for row)."""
+def count_records(path: str | Path) -> int:
+    """Records in a shard without parsing them (non-blank lines; Parquet: from the footer)."""
+    p = Path(path)
+    if p.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(p).metadata.num_rows
+    with p.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def check_chunk(batch: pd.DataFrame) -> pd.DataFrame:
+    """Ray Data's task: read rows ``lo:hi`` of shard ``path`` (in the worker, so the driver never
+    holds the logs) and check them; same rows as :func:`check_batch` on the whole shard."""
+    parts = [check_batch(read_shard(path).iloc[int(lo):int(hi)].assign(shard=str(path)))
+             for path, lo, hi in zip(batch["path"], batch["lo"], batch["hi"], strict=True)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+
+
+def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int | None, chunk_records: int):
+    """(shard, key, result rows) per shard, in order, from one Ray Data ``map_batches`` execution."""
     import ray
 
-    if not ray.is_initialized():
-        if address:  # an existing cluster: oma must be installed on its nodes
+    started = not ray.is_initialized()
+    if started:
+        if address:  # an existing cluster: oma must be installed on its nodes, shards on shared storage
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             # A private local Ray; its workers import oma_analysis from the driver's tree.
@@ -213,30 +222,55 @@ def _ray_mapper(address: str | None, workers: int | None, batch_size: int
             path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    import ray.data
+    try:
+        import ray.data
 
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True
-    ctx.enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    n_cpu = workers or int(ray.cluster_resources().get("CPU", 1))
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # results in input order: row-for-row equal
+        ctx.enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        n_cpu = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        items = [{"path": str(f), "lo": lo, "hi": min(lo + chunk_records, n)}
+                 for f, _ in todo for n in [count_records(f)] for lo in range(0, n, chunk_records)]
+        by_path = {str(f): (f, key) for f, key in todo}
+        pending = [str(f) for f, _ in todo]  # shards still to commit, in order
+        current: str | None = None
+        parts: list[pd.DataFrame] = []
 
-    def run(frame: pd.DataFrame) -> pd.DataFrame:
-        n_blocks = max(1, min(len(frame) // max(batch_size, 1), 4 * n_cpu)) if len(frame) else 1
-        ds = ray.data.from_pandas(_split(frame, n_blocks)).map_batches(
-            check_batch, batch_format="pandas", batch_size=batch_size,
-            compute=ray.data.TaskPoolStrategy(size=n_cpu))
-        got = ds.to_pandas()
-        # Ray hands back Arrow-backed columns; rebuild them as check_batch made them, so the files
-        # (and their schema) are the same whichever path wrote them.
-        return pd.DataFrame({c: got[c].tolist() for c in COLUMNS}, columns=list(COLUMNS))
+        def finish(upto: str | None):
+            """Commit shards in order up to ``upto`` (excluded); those before it had no more rows."""
+            nonlocal parts
+            while pending and pending[0] != upto:
+                name = pending.pop(0)
+                rows = (pd.concat(parts, ignore_index=True) if name == current and parts
+                        else pd.DataFrame({c: [] for c in COLUMNS}))
+                if name == current:
+                    parts = []
+                f, key = by_path[name]
+                yield f, key, _plain(rows)
 
-    return run
+        if items:
+            ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+                check_chunk, batch_size=1, batch_format="pandas", compute=ray.data.TaskPoolStrategy(size=n_cpu))
+            for b in ds.iter_batches(batch_size=None, batch_format="pandas"):
+                shard_col = b["shard"].astype(str).to_numpy()
+                starts = [0] + [i for i in range(1, len(b)) if shard_col[i] != shard_col[i - 1]] + [len(b)]
+                for lo, hi in zip(starts[:-1], starts[1:], strict=True):
+                    name = shard_col[lo]
+                    if name != current:
+                        yield from finish(name)
+                        current = name
+                    parts.append(b.iloc[lo:hi])
+        yield from finish(None)
+    finally:
+        if started:  # a Ray we started ourselves; one the caller started stays up
+            ray.shutdown()
 
 
-def _split(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
-    step = -(-len(frame) // n) if len(frame) else 1
-    return [frame.iloc[i:i + step] for i in range(0, max(len(frame), 1), step)]
+def _plain(got: pd.DataFrame) -> pd.DataFrame:
+    """Ray hands back Arrow-backed columns; rebuild them as check_batch makes them, so the files
+    (and their schema) are the same whichever path wrote them."""
+    return pd.DataFrame({c: got[c].tolist() if c in got else [] for c in COLUMNS}, columns=list(COLUMNS))
 
 
 def read_results(out: str | Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
