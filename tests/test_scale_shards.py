@@ -97,3 +97,35 @@ def test_cli_shards_flags(tmp_path: Path) -> None:
     assert json.loads(CliRunner().invoke(main, args).output)["skipped"] == 2
     bad = CliRunner().invoke(main, ["checks", "--shards", str(tmp_path / "none-*.jsonl"), "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "no file matches" in bad.output
+
+
+def test_classifier_scoring_on_ray_equals_direct_predict(tmp_path: Path) -> None:
+    """Classifier scoring over shards (``--classifier``): one model load per worker, the scores of
+    ``IntentClassifier.predict`` on the same (prompt, response) pairs, on Ray as in one process."""
+    import numpy as np
+
+    from oma_analysis.checks.ifeval import load_ifeval
+    from oma_analysis.classifier.data import ifeval_pairs
+    from oma_analysis.classifier.model import IntentClassifier
+
+    df = ifeval_pairs(load_ifeval(), n=16, seed=2)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"prompt": a[:200], "completion": b[:300], "label": int(y)}) + "\n"
+                            for a, b, y in df.itertuples(index=False)))
+    root = tmp_path / "models"
+    res = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(root), "--epochs", "1",
+                                    "--max-length", "64", "--batch-size", "16"])
+    assert res.exit_code == 0, res.output
+    _shards(tmp_path, n=2, per=3)
+    args = ["checks", "--shards", str(tmp_path / "logs-*.jsonl"), "--classifier", str(root)]
+    assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "one")]).exit_code == 0
+    got = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ray"), "--ray", "--workers", "1"])
+    assert got.exit_code == 0, got.output
+    a, b = read_results(tmp_path / "one"), read_results(tmp_path / "ray")
+    assert len(a) == 6 and a.drop(columns="p_not_met").equals(b.drop(columns="p_not_met"))
+    clf = IntentClassifier.load(root)
+    recs = [json.loads(line) for s in sorted(tmp_path.glob("logs-*.jsonl")) for line in s.read_text().splitlines()
+            if line.strip()]
+    want = clf.predict([(r["prompt"], r["response"]) for r in recs])
+    assert np.allclose(a["p_not_met"], want, atol=1e-5) and np.allclose(b["p_not_met"], want, atol=1e-5)
+    assert set(a["classifier_version"]) == {clf.version}

@@ -34,8 +34,11 @@ def register(group: click.Group) -> None:
     @click.option("--ray-address", help="An existing Ray cluster (e.g. ray://head:10001 or auto); "
                   "default: a local Ray on this machine.")
     @click.option("--workers", type=int, help="With --ray and a local Ray: CPUs to use (default: all).")
+    @click.option("--classifier", type=click.Path(path_type=Path, file_okay=False, exists=True),
+                  help="With --shards: also score each record with the intent classifier under this "
+                  "model root (column p_not_met).")
     def checks(file: Path | None, as_json: bool, shards: str | None, out_dir: Path | None, use_ray: bool,
-               ray_address: str | None, workers: int | None) -> None:
+               ray_address: str | None, workers: int | None, classifier: Path | None) -> None:
         """Run the automatic capability checks on FILE (JSONL of {prompt, response}), or on --shards."""
         from .. import OmaError
 
@@ -45,7 +48,7 @@ def register(group: click.Group) -> None:
             from ..scale.shards import run_shards
 
             run = run_shards(shards, out_dir, ray=use_ray or bool(ray_address), ray_address=ray_address,
-                             workers=workers)
+                             workers=workers, classifier=classifier)
             click.echo(json.dumps({"processed": len(run.processed), "skipped": len(run.skipped),
                                    "records": run.records, "out": str(out_dir)}))
             return

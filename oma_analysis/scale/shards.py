@@ -81,12 +81,26 @@ def _date(rec: dict) -> str:
     return "unknown"
 
 
-def check_batch(batch: pd.DataFrame) -> pd.DataFrame:
+_CLASSIFIERS: dict[str, object] = {}  # per process: a Ray worker loads the model once
+
+
+def _classifier(root: str):
+    from ..classifier.model import IntentClassifier
+
+    if root not in _CLASSIFIERS:
+        _CLASSIFIERS[root] = IntentClassifier.load(root)
+    return _CLASSIFIERS[root]
+
+
+def check_batch(batch: pd.DataFrame, classifier: str | None = None) -> pd.DataFrame:
     """The pure per-batch function Ray Data maps (and the single-process path calls): columns
-    ``shard, line, record`` in, :data:`COLUMNS` out, one row per record, same order."""
+    ``shard, line, record`` in, :data:`COLUMNS` out, one row per record, same order. With
+    ``classifier`` (a model root, as ``oma train --out`` writes it) also ``p_not_met`` (the intent
+    classifier's P(intent not met) for (prompt, response)) and ``classifier_version``."""
     from ..checks import check_record
 
-    out = {c: [] for c in COLUMNS}
+    out: dict[str, list] = {c: [] for c in COLUMNS}
+    pairs: list[tuple[str, str]] = []
     for shard, line, text in zip(batch["shard"], batch["line"], batch["record"], strict=True):
         where = f"{shard} line {line}"
         try:
@@ -103,7 +117,13 @@ def check_batch(batch: pd.DataFrame) -> pd.DataFrame:
         out["n_checks"].append(len(report.checks))
         out["failed"].append(",".join(c.check_id for c in report.failed))
         out["result"].append(json.dumps(d, ensure_ascii=False))
-    return pd.DataFrame(out, columns=list(COLUMNS))
+        pairs.append((rec["prompt"], rec["response"]))
+    frame = pd.DataFrame(out, columns=list(COLUMNS))
+    if classifier:
+        clf = _classifier(classifier)
+        frame["p_not_met"] = clf.predict(pairs).astype(float) if pairs else []
+        frame["classifier_version"] = clf.version
+    return frame
 
 
 @dataclass
@@ -158,6 +178,7 @@ def _clean(out: Path, key: str) -> None:
 
 def run_shards(shards: str | Sequence[str | Path], out: str | Path, *, ray: bool = False,
                ray_address: str | None = None, workers: int | None = None, chunk_records: int = 500,
+               classifier: str | Path | None = None,
                on_shard: Callable[[str, int], None] | None = None) -> ShardRun:
     """Check every record of every shard not yet done; see the module doc for the layout.
 
@@ -165,7 +186,9 @@ def run_shards(shards: str | Sequence[str | Path], out: str | Path, *, ray: bool
     each read and checked by a worker (``ray_address``: an existing cluster, else a local Ray with
     ``workers`` CPUs); results stream back in input order and each shard is committed as soon as
     its last chunk is in. Otherwise one process (the default, best for small inputs).
+    ``classifier``: also score each record with the intent classifier under that model root.
     ``on_shard(key, n_records)`` is called after each shard is committed."""
+    clf = str(Path(classifier).resolve()) if classifier else None
     files = expand_shards([str(s) for s in shards] if not isinstance(shards, str) else shards)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,8 +201,8 @@ def run_shards(shards: str | Sequence[str | Path], out: str | Path, *, ray: bool
         else:
             todo.append((f, key))
             _clean(out, key)
-    results = (_ray_results(todo, ray_address, workers, chunk_records) if ray and todo else
-               ((f, key, check_batch(read_shard(f).assign(shard=str(f)))) for f, key in todo))
+    results = (_ray_results(todo, ray_address, workers, chunk_records, clf) if ray and todo else
+               ((f, key, check_batch(read_shard(f).assign(shard=str(f)), clf)) for f, key in todo))
     for f, key, rows in results:
         _commit(out, key, f, rows)
         run.processed.append(key)
@@ -200,15 +223,16 @@ def count_records(path: str | Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def check_chunk(batch: pd.DataFrame) -> pd.DataFrame:
+def check_chunk(batch: pd.DataFrame, classifier: str | None = None) -> pd.DataFrame:
     """Ray Data's task: read rows ``lo:hi`` of shard ``path`` (in the worker, so the driver never
     holds the logs) and check them; same rows as :func:`check_batch` on the whole shard."""
-    parts = [check_batch(read_shard(path).iloc[int(lo):int(hi)].assign(shard=str(path)))
+    parts = [check_batch(read_shard(path).iloc[int(lo):int(hi)].assign(shard=str(path)), classifier)
              for path, lo, hi in zip(batch["path"], batch["lo"], batch["hi"], strict=True)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 
-def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int | None, chunk_records: int):
+def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int | None, chunk_records: int,
+                 classifier: str | None = None):
     """(shard, key, result rows) per shard, in order, from one Ray Data ``map_batches`` execution."""
     import ray
 
@@ -243,15 +267,16 @@ def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int
             while pending and pending[0] != upto:
                 name = pending.pop(0)
                 rows = (pd.concat(parts, ignore_index=True) if name == current and parts
-                        else pd.DataFrame({c: [] for c in COLUMNS}))
+                        else pd.DataFrame({c: [] for c in _columns(classifier)}))
                 if name == current:
                     parts = []
                 f, key = by_path[name]
-                yield f, key, _plain(rows)
+                yield f, key, _plain(rows, classifier)
 
         if items:
             ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-                check_chunk, batch_size=1, batch_format="pandas", compute=ray.data.TaskPoolStrategy(size=n_cpu))
+                check_chunk, batch_size=1, batch_format="pandas", fn_kwargs={"classifier": classifier},
+                compute=ray.data.TaskPoolStrategy(size=n_cpu))
             for b in ds.iter_batches(batch_size=None, batch_format="pandas"):
                 shard_col = b["shard"].astype(str).to_numpy()
                 starts = [0] + [i for i in range(1, len(b)) if shard_col[i] != shard_col[i - 1]] + [len(b)]
@@ -267,10 +292,15 @@ def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int
             ray.shutdown()
 
 
-def _plain(got: pd.DataFrame) -> pd.DataFrame:
+def _columns(classifier: str | None) -> list[str]:
+    return list(COLUMNS) + (["p_not_met", "classifier_version"] if classifier else [])
+
+
+def _plain(got: pd.DataFrame, classifier: str | None = None) -> pd.DataFrame:
     """Ray hands back Arrow-backed columns; rebuild them as check_batch makes them, so the files
     (and their schema) are the same whichever path wrote them."""
-    return pd.DataFrame({c: got[c].tolist() if c in got else [] for c in COLUMNS}, columns=list(COLUMNS))
+    cols = _columns(classifier)
+    return pd.DataFrame({c: got[c].tolist() if c in got else [] for c in cols}, columns=cols)
 
 
 def read_results(out: str | Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
