@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from oma_analysis.checks.ifeval import load_ifeval
-from oma_analysis.scale.shards import read_results, run_shards
+from oma_analysis.scale.shards import local_ray_options, read_results, run_shards
 
 
 def write_shards(d: Path, n: int, n_shards: int) -> list[Path]:
@@ -59,9 +59,8 @@ def timed_run(shards: list[Path], out: Path, workers: int | None) -> float:
     import ray
 
     root = str(Path(__file__).resolve().parents[1])
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
-                 p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}})
+    ray.init(**local_ray_options(workers), runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}})
     try:
         t = time.perf_counter()
         run_shards([str(s) for s in shards], out, ray=True, workers=workers)
