@@ -129,3 +129,24 @@ def test_classifier_scoring_on_ray_equals_direct_predict(tmp_path: Path) -> None
     want = clf.predict([(r["prompt"], r["response"]) for r in recs])
     assert np.allclose(a["p_not_met"], want, atol=1e-5) and np.allclose(b["p_not_met"], want, atol=1e-5)
     assert set(a["classifier_version"]) == {clf.version}
+
+
+def test_parquet_shard_equals_jsonl_shard(tmp_path: Path) -> None:
+    """A Parquet shard (kwargs as a list of structs: Arrow fills absent keys with nulls) gives the
+    same results as the JSONL shard of the same records."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recs = [{"prompt": "Write about tides in exactly 2 paragraphs.", "response": "Tides rise.\n\n***\n\nThey fall.",
+             "instruction_id_list": ["length_constraints:number_paragraphs", "detectable_format:title"],
+             "kwargs": [{"num_paragraphs": 2}, {}], "model": "m1", "date": "2026-02-01"},
+            {"prompt": "Answer in lowercase.", "response": "ok then", "instruction_id_list":
+             ["change_case:english_lowercase"], "kwargs": [{}], "model": "m2", "date": "2026-02-02"}]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "logs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    pq.write_table(pa.Table.from_pylist(recs), tmp_path / "b" / "logs.parquet")
+    run_shards(str(tmp_path / "a" / "*.jsonl"), tmp_path / "ra")
+    run_shards(str(tmp_path / "b" / "*.parquet"), tmp_path / "rb")
+    a, b = read_results(tmp_path / "ra"), read_results(tmp_path / "rb")
+    assert a.drop(columns="shard").equals(b.drop(columns="shard")) and len(a) == 2
