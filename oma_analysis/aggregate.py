@@ -92,6 +92,28 @@ def _first_of(codes: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
+def labels_from_counts(counts: np.ndarray, policy: str) -> np.ndarray:
+    """Severity (index into VERDICTS) per row of a units x VERDICTS count matrix under a
+    counts-based policy (majority, any, all); shared with the out-of-core path.
+
+    >>> labels_from_counts(np.array([[2, 1, 0], [1, 0, 1]]), "majority").tolist()
+    [0, 1]
+    """
+    k = counts.shape[1]
+    present = counts > 0
+    if policy == "majority":
+        top = counts.max(axis=1, keepdims=True)
+        label = counts.argmax(axis=1)
+        label[(counts == top).sum(axis=1) > 1] = VERDICTS.index("ambiguous")  # ties are ambiguous
+    elif policy == "any":
+        label = present.argmax(axis=1)
+    elif policy == "all":
+        label = k - 1 - present[:, ::-1].argmax(axis=1)
+    else:
+        raise ValueError(f"policy {policy!r} is not counts-based")
+    return label
+
+
 def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence[str] | None = None
               ) -> pd.DataFrame:
     """Aggregate to one verdict per completion x question.
@@ -114,15 +136,8 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
     n_g = int(g.max()) + 1 if len(g) else 0
     counts = np.bincount(g * k + sev, minlength=n_g * k).reshape(n_g, k)
     first = _first_of(g, n_g)
-    present = counts > 0
-    if policy == "majority":
-        top = counts.max(axis=1, keepdims=True)
-        label = counts.argmax(axis=1)
-        label[(counts == top).sum(axis=1) > 1] = VERDICTS.index("ambiguous")  # ties are ambiguous
-    elif policy == "any":
-        label = present.argmax(axis=1)
-    elif policy == "all":
-        label = k - 1 - present[:, ::-1].argmax(axis=1)
+    if policy != "dawid-skene":
+        label = labels_from_counts(counts, policy)
     else:
         label = np.empty(n_g, dtype=np.int64)
         post = np.zeros((n_g, k))

@@ -29,7 +29,7 @@ import csv
 import json
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +106,8 @@ class _Acc:
     n_predictions: int = 0
     seen_annotations: set = field(default_factory=set)
     versions: dict[str, int] = field(default_factory=dict)
+    keep: Callable[[str], bool] | None = None  # questions= filter: rows of other questions not kept
+    derived: bool = True  # compute the rule's derived questions (only when asked for)
 
     def drop(self, level: str, task, annotation, worker, fld, reason: str) -> None:
         self.dropped.append((self.source, level, _s(task), annotation, _s(worker), fld, reason))
@@ -259,8 +261,10 @@ def _add_annotation(acc: _Acc, *, task_id, data: dict, ann_id, worker, answers: 
                     r.failure_types.question, ()):  # type: ignore[operator]
                 chosen = set(clean.get(name, ()))  # type: ignore[arg-type]
                 out += [(f"{name}.{c}", "yes" if c in chosen else "no") for c in q.choice_ids]
-    if kind == "review":
+    if kind == "review" and acc.derived:
         out += list(derived_labels(clean, r).items())
+    if acc.keep is not None:
+        out = [p for p in out if acc.keep(p[0])]
     a = acc.ann
     idx = len(a["task"])
     a["task"].append(_s(task_id))
@@ -600,16 +604,49 @@ def _frame(acc: _Acc) -> pd.DataFrame:
     return df
 
 
+def question_filter(questions: Iterable[str] | None) -> Callable[[str], bool] | None:
+    """Predicate for ``questions=``: a row's question is kept when it is one of the names or lies
+    under one (``failure_types`` keeps ``failure_types.<choice>``; ``obvious_misalignment`` keeps
+    every derived question).
+
+    >>> keep = question_filter(["verdict", "obvious_misalignment"])
+    >>> [keep(q) for q in ("verdict", "obvious_misalignment.item.x", "failure_types.a")]
+    [True, True, False]
+    """
+    if questions is None:
+        return None
+    names = tuple(str(q) for q in questions)
+    seen: dict[str, bool] = {}
+
+    def keep(q: str) -> bool:
+        k = seen.get(q)
+        if k is None:
+            k = seen[q] = any(q == n or q.startswith(n + ".") for n in names)
+        return k
+
+    return keep
+
+
+def _wants_derived(questions: Iterable[str] | None, rubric: Rubric) -> bool:
+    m = rubric.MISALIGNMENT
+    return questions is None or any(q == m or q.startswith(m + ".") for q in questions)
+
+
 def load_export(path: str | Path, codemap: str | Path | CodeMap | None = None, *,
-                format: str | None = None, rubric: Rubric = RUBRIC) -> Loaded:
-    """Load a Label Studio export (JSON, JSON_MIN or CSV) into the tidy frame."""
+                format: str | None = None, rubric: Rubric = RUBRIC,
+                questions: Iterable[str] | None = None) -> Loaded:
+    """Load a Label Studio export (JSON, JSON_MIN or CSV) into the tidy frame. ``questions``: keep
+    only these questions' rows (see :func:`question_filter`); the rule's derived questions are
+    computed only when one is asked for. Annotations are still all read, validated and counted
+    (``n_used``/``dropped`` do not depend on the filter)."""
     path = Path(path)
     if not path.exists():
         raise OmaError(f"{path}: file not found")
     fmt = (format or _sniff(path)).upper()
     if fmt == "LONG":
-        return load_long(path, codemap)
-    acc = _Acc(rubric, str(path))
+        return load_long(path, codemap, questions=questions)
+    questions = None if questions is None else list(questions)
+    acc = _Acc(rubric, str(path), keep=question_filter(questions), derived=_wants_derived(questions, rubric))
     if fmt == "JSON":
         _load_json(path, acc)
     elif fmt in ("JSON_MIN", "CSV"):
@@ -636,7 +673,7 @@ def _join_models(frame: pd.DataFrame, codemap) -> None:
     frame["model"] = joined.astype("category" if len(frame) > 100_000 else "string")
 
 
-def load_long(path: str | Path, codemap=None) -> Loaded:
+def load_long(path: str | Path, codemap=None, questions: Iterable[str] | None = None) -> Loaded:
     """A long CSV/Parquet with columns task, worker, label (optional question, model, prompt, ...).
 
     Without a ``question`` column the labels are taken as answers to the rule-applied verdict
@@ -679,6 +716,8 @@ def load_long(path: str | Path, codemap=None) -> Loaded:
         frame[c] = frame[c].astype("string")
     if codemap is not None:
         _join_models(frame, codemap)
+    if (keep := question_filter(questions)) is not None:
+        frame = frame[frame["question"].map(keep).to_numpy(bool)].reset_index(drop=True)
     n = len(df) + len(dropped)
     return Loaded(frame=frame, dropped=dropped, texts=pd.DataFrame(columns=TEXT_COLUMNS),
                   spans=pd.DataFrame(columns=SPAN_COLUMNS), n_read=n, n_used=len(df), source=str(path),
@@ -704,6 +743,8 @@ def iter_task_data(path: str | Path) -> Iterator[tuple[object, dict]]:
         raise OmaError(f"{path}: a long file has no task texts; give a Label Studio export (JSON, JSON_MIN, CSV)")
 
 
-def read_input(path: str | Path, codemap: str | Path | CodeMap | None = None) -> Loaded:
-    """Any supported input: LS export (JSON, JSON_MIN, CSV) or a long CSV/Parquet."""
-    return load_export(path, codemap)
+def read_input(path: str | Path, codemap: str | Path | CodeMap | None = None,
+               questions: Iterable[str] | None = None) -> Loaded:
+    """Any supported input: LS export (JSON, JSON_MIN, CSV) or a long CSV/Parquet; ``questions``
+    keeps only what an analysis needs (see :func:`load_export`)."""
+    return load_export(path, codemap, questions=questions)
