@@ -33,6 +33,7 @@ from ..elicitation import compare_question
 from ..evidence import probe_questions
 from ..rubric import RUBRIC
 from .client import with_retries
+from .simulator import answers_to_result
 
 # The simulation's truth vocabulary for a variant against the deployed completion (score of the
 # variant on the compare question's 5-point scale).
@@ -91,17 +92,7 @@ class SimProber:
 
 def result_items(answers: Mapping[str, object], task: str, to_name: str) -> list[dict]:
     """Label Studio ``result`` items for raw answers of a compare or probe task."""
-    out = []
-    for name, value in answers.items():
-        q = RUBRIC.question(name, task)
-        if q.kind in ("single", "multi"):
-            item = {"type": "choices", "value": {"choices": [value] if isinstance(value, str) else list(value)}}
-        elif q.kind == "text":
-            item = {"type": "textarea", "value": {"text": [str(value)]}}
-        else:
-            raise OmaError(f"result_items: question {name!r} of kind {q.kind} is not simulated")
-        out.append({"from_name": name, "to_name": to_name, **item})
-    return out
+    return answers_to_result(answers, to_name, task)
 
 
 def compare_truth(codes: Mapping[str, Mapping]) -> dict[str, tuple[int, str, list[str]]]:

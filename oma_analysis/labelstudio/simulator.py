@@ -95,11 +95,13 @@ def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> 
     return a
 
 
-def answers_to_result(answers: Mapping[str, object], to_name: str = "completion") -> list[dict]:
-    """Label Studio ``result`` items for raw answers, typed by the rubric's question kinds."""
+def answers_to_result(answers: Mapping[str, object], to_name: str = "completion", task: str = "review"
+                      ) -> list[dict]:
+    """Label Studio ``result`` items for raw answers of a ``task`` kind (review, compare, probe),
+    typed by the rubric's question kinds."""
     out = []
     for name, value in answers.items():
-        q = RUBRIC.question(name)
+        q = RUBRIC.question(name, task)
         if q.kind == "rating":
             item = {"type": "rating", "value": {"rating": int(value)}}  # type: ignore[arg-type]
         elif q.kind in ("single", "multi"):
