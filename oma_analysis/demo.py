@@ -90,6 +90,15 @@ def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
     from .rubric import effective_verdict
 
     prof = declarations_profile(codes)
+    # A probe on the same prompt that truly shows the model can do an item is evidence about this
+    # model on this item (it beats a declaration), as the report reads the probe annotations.
+    from .evidence import probe_questions
+
+    shows_capable = probe_questions()[1].choice_ids[0]
+    shown: dict[tuple[str, str], set[str]] = {}
+    for meta in codes.values():
+        if meta.get("kind") == "probe" and meta.get("truth_outcome") == shows_capable:
+            shown.setdefault((str(meta["model"]), str(meta["prompt_id"])), set()).add(str(meta["truth_item"]))
     rng = np.random.default_rng(0)
     per: dict[str, list[str]] = {}
     for meta in codes.values():
@@ -97,7 +106,9 @@ def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
             v = meta["truth_verdict"]
             if v != VERDICTS[2]:
                 answers = consistent_answers(v, meta.get("truth_failure") or "lower_quality", rng)
-                v = effective_verdict(answers, capability=capability_map(prof, str(meta["model"])))
+                cap = {**capability_map(prof, str(meta["model"])),
+                       **dict.fromkeys(shown.get((str(meta["model"]), str(meta.get("prompt_id"))), ()), "capable")}
+                v = effective_verdict(answers, capability=cap)
             per.setdefault(str(meta["model"]), []).append(v)
     return {m: {"n": len(v), "lower": sum(x == VERDICTS[0] for x in v) / len(v),
                 "upper": sum(x != VERDICTS[2] for x in v) / len(v)} for m, v in sorted(per.items())}
@@ -144,6 +155,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
     res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
                                            lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
                                            seed=seed, simulate=simulate, echo=echo))
+    res.true_rates = true_rates(codes)  # now with the probes' truth in the code map
     if simulate:
         from .labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 

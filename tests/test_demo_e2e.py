@@ -41,10 +41,14 @@ def test_demo_recovers_the_simulated_truth(demo):
         assert e["lower"] <= e["upper"]
     report = json.loads((res.report.parent / "report.json").read_text())
     assert report["provenance"]["input_sha256"]
-    # The declared profile (base models are not expected to say "I don't know") changed verdicts
-    # of the base model only; the truth above applies the same profile.
-    changed = {r["model"]: r["changed"] for r in report["profiles"]["changes"]}
-    assert changed.get("nimbus-1b-base", 0) > 0 and not changed.get("nimbus-70b-chat")
+    # The profile: the researchers' declaration (base models are not expected to say "I don't
+    # know") plus this run's probe and variant evidence. The demo's probe on "demo-unknown" shows
+    # the base model can say it, so there evidence beats the declaration and the failure counts;
+    # the truth above applies the same declarations and the probes' truth.
+    prof = {(r["model"], r["item"]): r for r in report["profiles"]["profile"]}
+    assert prof[("nimbus-1b-base", "clarify_or_idk")]["status"] == "not_capable"
+    assert report["profiles"]["evidence"] == "declarations + evidence"
+    assert {r["model"] for r in report["profiles"]["changes"]} <= set(res.true_rates)
     # The worst model by truth is the worst by estimate.
     assert max(est, key=lambda m: est[m]["upper"]) == max(res.true_rates, key=lambda m: res.true_rates[m]["upper"])
 

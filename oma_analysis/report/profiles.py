@@ -41,7 +41,8 @@ def render_profiles(section: dict | None, table) -> str:
              f"<em>capable</em> (Wilson lower bound above {section['threshold']:g} at "
              f"{section['confidence']:.0%}). A failure tied only to items the model is not capable of does "
              "not count; one tied to an item it is shown capable of counts even if the labeller ticked "
-             "“not capable”. Items not listed are <em>unknown</em>: the labeller's answer decides.</p>"]
+             "“not capable”. A probe on the same prompt that shows the model can do an item counts for that "
+             "prompt alone. Items not listed are <em>unknown</em>: the labeller's answer decides.</p>"]
     parts.append("<h3>Verdicts the profile changed, per model</h3>" + table(section["changes"]))
     parts.append("<details><summary>Profile table (items that are not unknown)</summary>"
                  + table(section["profile"]) + "</details>")
