@@ -18,11 +18,15 @@ from oma_analysis.labelstudio.push import TASK_KEY
 REFUSED = {401, 403}
 
 
-def objects(url: str, token: str) -> dict:
-    """Project, task and annotation ids on a server, read with its admin token."""
+def objects(url: str, token: str, only: set[int] | None = None) -> dict:
+    """Project, task and annotation ids on a server, read with its admin token (``only``: just
+    these projects — the researcher's server is the test session's shared Label Studio, which holds
+    every other test's projects too; the study's part of it is its gold project)."""
     c = connect(url, token)
     out = {"projects": [], "tasks": [], "annotations": []}
     for p in c.projects.list():
+        if only is not None and p.id not in only:
+            continue
         out["projects"].append(p.id)
         for t in c.tasks.list(project=p.id, fields="all"):
             out["tasks"].append(t.id)
@@ -68,8 +72,9 @@ def servers(study_run):
     for e in EMAILS:
         ws = study_run.study.workspace(e)
         out[e] = {"url": ws.url, "token": ws.admin_token(), "project": ws.project_id}
-    for s in out.values():
-        s["objects"] = objects(s["url"], s["token"])
+    for owner, s in out.items():
+        s["only"] = {study_run.study.gold_project_id} if owner == "researcher" else None
+        s["objects"] = objects(s["url"], s["token"], s["only"])
         s["counts"] = len(s["objects"]["annotations"])
     return out
 
@@ -92,7 +97,7 @@ def test_api_sweep_every_foreign_read_and_write_refused(study_run, servers):
                     n_writes += 1
     # Nothing changed on any server.
     for s in servers.values():
-        assert len(objects(s["url"], s["token"])["annotations"]) == s["counts"]
+        assert len(objects(s["url"], s["token"], s["only"])["annotations"]) == s["counts"]
     print(f"\nAPI sweep: {n_reads} foreign reads and {n_writes} foreign writes by {len(EMAILS)} labellers, all refused")
 
 
