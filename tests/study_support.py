@@ -1,4 +1,4 @@
-"""A real study for tests/test_study.py and tests/test_isolation.py (built once per session).
+"""A real study for tests/test_isolated_study.py and tests/test_isolation.py (built once per session).
 
 The researcher's Label Studio is the session ``label_studio`` server; three labellers each get
 their own Label Studio (started concurrently), sign up through their workspace's invite link,

@@ -203,7 +203,7 @@ def distribute(keys: Sequence[str], labellers: Sequence[str], overlap: int, *, s
 
     >>> q = distribute([f"t{i}" for i in range(10)], ["a", "b", "c"], 2, gold=["g1", "g2"])
     >>> sorted(len(v) for v in q.values()), all({"g1", "g2"} <= set(v) for v in q.values())
-    ([8, 8, 8], True)
+    ([8, 9, 9], True)
     """
     if overlap < 1 or overlap > len(labellers):
         raise OmaError(f"overlap {overlap} needs between 1 and {len(labellers)} labellers in the team")

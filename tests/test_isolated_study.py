@@ -1,4 +1,7 @@
-"""A real study: three invite-flow labellers, each in their own Label Studio, overlap 2, 12 tasks
+"""(Named to run before tests/test_isolation.py: both share the session's study, and the browser test
+there labels the tasks this file expects still open.)
+
+A real study: three invite-flow labellers, each in their own Label Studio, overlap 2, 12 tasks
 incl. 2 gold. The merged study pull loads to the same frame as the single-project mode, row for
 row keyed by completion code; gold answers only from the researcher's side."""
 
