@@ -22,7 +22,7 @@ between those labels and this metric is by construction and is never evidence.
 ...       for v, t, temp in (("temp:0", "Blue", 0.0), ("temp:1", "blue", 1.0))]
 >>> s = summarise(check_frame(cs), {"x": {"framing": "chat", "temperature": 0.0}})
 >>> s.loc[0, ["failures", "lower_k", "n"]].tolist()
-[1, 1, 4]
+[1, 1, 5]
 """
 
 from __future__ import annotations
