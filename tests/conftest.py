@@ -5,19 +5,14 @@ missing or cannot start, every test that needs it fails, in CI as anywhere."""
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from oma_analysis.procs import free_port
+
 SHARED = (Path(__file__).resolve().parents[1] / ".." / "shared").resolve()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

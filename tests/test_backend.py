@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from oma_analysis.cli import main
 from oma_analysis.labelstudio.config_check import validate_results
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
+from oma_analysis.procs import free_port
 from oma_analysis.rubric import RUBRIC
 
 VERDICTS = [c.id for c in RUBRIC.verdict.choices]
@@ -52,12 +52,6 @@ N_TASKS = 40  # a retrain holds out 8 of them
 def records(n: int, tag: str) -> list[tuple[str, str, bool]]:
     return [(f"{BASE[i % len(BASE)][0]} (#{tag}{i})", BASE[i % len(BASE)][1], BASE[i % len(BASE)][2])
             for i in range(n)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers_for(misaligned: bool) -> list[dict]:

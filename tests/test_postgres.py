@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from oma_analysis.cli import main
 from oma_analysis.labelstudio.client import connect
 from oma_analysis.labelstudio.server import load_credentials
 from oma_analysis.labelstudio.users import Annotator, signup_annotator
+from oma_analysis.procs import free_port as _free_port
 
 pytestmark = pytest.mark.labelstudio
 
@@ -40,12 +40,6 @@ DB_NAME = "labelstudio"
 DB_USER = "oma"
 FORMATS = ("JSON", "JSON_MIN", "CSV")
 OMA = str(Path(sys.executable).with_name("oma"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bindir() -> Path:

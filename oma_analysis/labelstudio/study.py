@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import OmaError
+from ..procs import free_port
 from ..rubric import RUBRIC
 from ..rubric.xml import KINDS
 from .client import with_retries
 from .push import TASK_KEY
 from .server import oma_home
-from .workspaces import Workspace, free_port, slug, start_all
+from .workspaces import Workspace, slug, start_all
 
 STUDY_FILE = "study.json"
 

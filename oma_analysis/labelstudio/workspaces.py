@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import secrets
-import socket
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -37,12 +36,6 @@ def slug(email: str) -> str:
     if not s:
         raise OmaError(f"labeller {email!r}: not a usable e-mail address")
     return s
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
