@@ -125,10 +125,10 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if elicitation and elicitation.get("frames"):
+    if elicitation:  # as `oma rates`: the evidence of every frame of the run, INPUT included
         from ..evidence import known_facts, run_evidence
 
-        run = pd.concat([loaded.frame, *elicitation["frames"]], ignore_index=True)
+        run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
         evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
         known = known_facts(run) if known is None else known
         codemap = elicitation["codes"] if codemap is None else codemap
