@@ -4,6 +4,7 @@ scikit-learn, brute force) on random data, and against published worked examples
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import krippendorff
 import numpy as np
@@ -51,14 +52,17 @@ def random_reliability(rng: np.random.Generator, n_raters: int, n_units: int, va
 # ---- Krippendorff's alpha ------------------------------------------------------------------------
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
 def test_alpha_equals_krippendorff_package_on_random_data_with_missing(level: str) -> None:
-    rng = np.random.default_rng(abs(hash(level)) % 2**32)
+    # A fixed seed per level: str hash() changes with PYTHONHASHSEED, which made this test draw
+    # different data on every run (CI once drew a no-variation table where both sides are nan).
+    rng = np.random.default_rng(zlib.crc32(level.encode()))
     for _ in range(15):
         n_values = int(rng.integers(2, 9))
         values = np.sort(rng.choice(np.arange(1, 40), n_values, replace=False)).astype(float)
         data = random_reliability(rng, int(rng.integers(2, 7)), int(rng.integers(5, 60)), values, 0.3)
         ref = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
         ours = krippendorff_alpha(wide_to_long(data), level, method="sparse").value
-        assert ours == pytest.approx(ref, abs=TOL)
+        # Both sides are nan exactly when the data have no variation to disagree about.
+        assert ours == pytest.approx(ref, abs=TOL, nan_ok=True)
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])

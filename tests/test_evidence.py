@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pandas as pd
 import pytest
@@ -29,8 +30,8 @@ ASPECT_Q = next(q for q in RUBRIC.task_questions("compare") if q.kind == "multi"
 
 
 def _ann(i, who, answers, kind, to):
-    return {"id": i, "completed_by": {"id": hash(who) % 1000, "email": who}, "result": result_items(answers, kind, to),
-            "created_at": "2026-01-05T10:00:00Z"}
+    return {"id": i, "completed_by": {"id": zlib.crc32(who.encode()), "email": who},
+            "result": result_items(answers, kind, to), "created_at": "2026-01-05T10:00:00Z"}
 
 
 def _export(tmp_path, tasks, codes):
