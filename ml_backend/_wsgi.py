@@ -33,10 +33,9 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from ml_backend.model import TRAIN_EVENTS, OmaBackend
+from ml_backend.spec import BadPayload
 from oma_analysis import OmaError
-
-from .model import TRAIN_EVENTS, OmaBackend
-from .spec import BadPayload
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def health_view() -> Any:
 
 
 def setup_view() -> Any:
-    from . import training
+    from ml_backend import training
 
     data = _body()
     schema = data.get("schema")
@@ -142,7 +141,7 @@ def predict_view() -> Any:
 
 
 def webhook_view() -> Any:
-    from . import training
+    from ml_backend import training
 
     data = _body()
     action = data.get("action")
@@ -165,16 +164,15 @@ def webhook_view() -> Any:
 
 
 def versions_view() -> Any:
+    from ml_backend.intent import current_version, models_dir
     from oma_analysis.classifier import list_versions
-
-    from .intent import current_version, models_dir
 
     return jsonify({"versions": list_versions(models_dir()), "current": current_version()})
 
 
 def status_view() -> Any:
-    from .intent import current_version
-    from .training import public_status
+    from ml_backend.intent import current_version
+    from ml_backend.training import public_status
 
     return jsonify({"model_version": current_version() or "checks-only", **public_status()})
 
@@ -212,8 +210,8 @@ def _authorised(creds: tuple[str, str]) -> bool:
 def create_app(*, warm: bool = True) -> Flask:
     """The backend's Flask app: credentials loaded (generated on first start), the retrain state
     recovered after a kill, the label poller started, one warm-up prediction."""
-    from .credentials import load_or_create
-    from .training import recover, start_poller
+    from ml_backend.credentials import load_or_create
+    from ml_backend.training import recover, start_poller
 
     creds = load_or_create()
     app = Flask("oma_ml_backend")
@@ -266,7 +264,7 @@ def warm_up() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .credentials import check_bind, load_or_create
+    from ml_backend.credentials import check_bind, load_or_create
 
     parser = argparse.ArgumentParser(description="oma Label Studio ML backend (development server)")
     parser.add_argument("-p", "--port", type=int, default=9090, help="server port")

@@ -23,10 +23,9 @@ from typing import Any
 
 from label_studio_ml.model import LabelStudioMLBase
 
+from ml_backend import intent, probe, training
+from ml_backend.spec import BadPayload, ConfigSpec, parse_spec, prompt_text
 from oma_analysis.rubric import RUBRIC
-
-from . import intent, probe, training
-from .spec import BadPayload, ConfigSpec, parse_spec, prompt_text
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ import os
 import threading
 from typing import Any
 
+from ml_backend.spec import BadPayload, ConfigSpec
 from oma_analysis import OmaError
-
-from .spec import BadPayload, ConfigSpec
 
 _lock = threading.Lock()
 _generators: dict[str, Any] = {}

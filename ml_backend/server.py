@@ -49,14 +49,14 @@ class BackendState:
 
 def credentials_file(home: Path | None = None) -> Path:
     """``home``'s credentials file when a home is given, else OMA_BACKEND_CREDENTIALS / $OMA_HOME's."""
-    from .credentials import credentials_path
+    from ml_backend.credentials import credentials_path
 
     return backend_home(home) / "credentials.json" if home else credentials_path()
 
 
 def _auth(home: Path | None = None) -> tuple[str, str]:
     """The backend's credentials (env, else the 0600 file, made on first use)."""
-    from .credentials import load_or_create
+    from ml_backend.credentials import load_or_create
 
     return load_or_create(credentials_file(home))
 
@@ -64,8 +64,8 @@ def _auth(home: Path | None = None) -> tuple[str, str]:
 def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1, threads: int = 4,
           home: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120.0) -> BackendState:
     """Start gunicorn serving ``ml_backend._wsgi:app`` (or return the one running) and wait for /health."""
-    from .credentials import check_bind, load_or_create
-    from .intent import models_dir
+    from ml_backend.credentials import check_bind, load_or_create
+    from ml_backend.intent import models_dir
 
     creds_file = credentials_file(home)
     # The credentials the backend will use: from its environment (env overrides), else the file.
@@ -137,9 +137,8 @@ def connect(client: Any, project_id: int, url: str, *, title: str = "oma backend
     never returns it), so members cannot read it. Label Studio also creates a webhook to
     ``url/webhook`` for a new backend; a webhook can only authenticate with ``headers``, which every
     member can read, so that webhook is removed and the backend pulls new labels itself instead."""
+    from ml_backend.training import NO_TRAINING_KEY
     from oma_analysis.labelstudio.client import with_retries
-
-    from .training import NO_TRAINING_KEY
 
     auth = _auth(home)
     fields: dict[str, Any] = dict(url=url, is_interactive=True, title=title, timeout=timeout, auto_update=True,

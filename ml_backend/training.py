@@ -37,9 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ml_backend.intent import models_dir
 from oma_analysis import OmaError
-
-from .intent import models_dir
 
 logger = logging.getLogger(__name__)
 

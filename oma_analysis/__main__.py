@@ -1,3 +1,3 @@
-from .cli import main
+from oma_analysis.cli import main
 
 main()

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .dawid_skene import dawid_skene
-from .rubric import RUBRIC
+from oma_analysis.dawid_skene import dawid_skene
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["POLICIES", "VERDICTS", "aggregate", "rule_questions", "split_verdict_rows", "unit_column"]
 

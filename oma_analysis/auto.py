@@ -32,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from .checks import constraints_for, run_checks
-from .generate.records import Completion
-from .prompts.records import PromptRecord
+from oma_analysis.checks import constraints_for, run_checks
+from oma_analysis.generate.records import Completion
+from oma_analysis.prompts.records import PromptRecord
 
 LOWER_DEF = ("lower bound: share of the deployed setting's evaluable (prompt, check) results that failed while "
              "the same model passed the same check on the same prompt under an uninformative variant "
@@ -110,7 +110,7 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
 
 def flag(frame: pd.DataFrame, deployed: Mapping[str, Any], min_rate: float = 0.5) -> pd.DataFrame:
     """The deployed setting's evaluable rows with ``failed``, ``lower`` and ``upper`` flags."""
-    from .capabilities import wilson
+    from oma_analysis.capabilities import wilson
 
     f = frame[frame["passed"].notna()].copy()
     f["passed"] = f["passed"].astype(bool)
@@ -165,9 +165,9 @@ def summarise(frame: pd.DataFrame, deployed: Mapping[str, Any], min_rate: float 
 def deployed_settings(models: Iterable[str], overrides: Mapping[str, str] = ()) -> dict[str, dict[str, Any]]:
     """model -> {framing, temperature}: ``overrides`` (model -> variant name) first, else the model's
     metadata (:mod:`oma_analysis.models`). Models with neither are left out (and reported by the caller)."""
-    from . import OmaError
-    from .generate.framing import parse_variants
-    from .models import info
+    from oma_analysis import OmaError
+    from oma_analysis.generate.framing import parse_variants
+    from oma_analysis.models import info
 
     out: dict[str, dict[str, Any]] = {}
     for m in models:

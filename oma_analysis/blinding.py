@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from . import OmaError
+from oma_analysis import OmaError
 
 # Metadata keys whose values name the model: none may appear anywhere in what LS gets.
 MODEL_KEYS = ("model", "model_path", "model_name", "base_url")

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .generate.records import Completion
-from .prompts.records import Constraints, PromptRecord
+from oma_analysis.generate.records import Completion
+from oma_analysis.prompts.records import Constraints, PromptRecord
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -117,7 +117,7 @@ def judge(probe: PromptRecord, response: str) -> bool | None:
     if ref is not None:  # label tasks: the reference label and no other
         said = {lab for lab in _LABELS if re.search(rf"\b{lab}\b", response, re.IGNORECASE)}
         return said == {ref}
-    from .checks import from_record, run_checks
+    from oma_analysis.checks import from_record, run_checks
 
     cons = from_record(list(probe.constraints.instruction_id_list), list(probe.constraints.kwargs))
     rep = run_checks(probe.user_text, response, cons)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import OmaError
-from .ingest import iter_task_data
+from oma_analysis import OmaError
+from oma_analysis.ingest import iter_task_data
 
 
 def last_user_turn(messages: Any) -> str | None:
@@ -52,9 +52,9 @@ def task_texts(path: str | Path, *, messages_key: str = "messages", completion_k
 
 def training_frame(path: str | Path, codemap: str | Path | None = None) -> pd.DataFrame:
     """``task, text_a, text_b, label, n_votes`` (one row per task) from a review-project export."""
-    from .classifier import from_long_frame
-    from .ingest import read_input
-    from .rubric import RUBRIC
+    from oma_analysis.classifier import from_long_frame
+    from oma_analysis.ingest import read_input
+    from oma_analysis.rubric import RUBRIC
 
     loaded = read_input(path, codemap)
     frame = loaded.frame
@@ -69,6 +69,6 @@ def train_from_export(path: str | Path, out_root: str | Path, *, codemap: str | 
                       **train_kwargs: Any) -> Any:
     """Train the intent classifier on an export and publish it under ``out_root`` (atomic swap).
     Returns ``oma_analysis.classifier.TrainResult``."""
-    from .classifier import train
+    from oma_analysis.classifier import train
 
     return train(training_frame(path, codemap), out_root, **train_kwargs)

@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from . import OmaError, __version__
-from . import commands as _commands
+from oma_analysis import OmaError, __version__
+from oma_analysis import commands as _commands
 
 
 class _Group(click.Group):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .aggregate import VERDICTS
+from oma_analysis.aggregate import VERDICTS
 
 __all__ = ["binary_outcomes", "cochran_q", "compare_models", "gee_model_effect", "mcnemar_pair",
            "newcombe_paired", "newcombe_unpaired", "paired_matrix", "trend"]
@@ -212,7 +212,7 @@ def compare_models(agg: pd.DataFrame, count: str = "upper", confidence: float = 
     """
     from statsmodels.stats.multitest import multipletests
 
-    from .rubric import RUBRIC
+    from oma_analysis.rubric import RUBRIC
 
     q = question or RUBRIC.MISALIGNMENT
     if "question" in agg.columns and (agg["question"] == q).any():

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import OmaError
+from oma_analysis import OmaError
 
 __all__ = ["DSResult", "dawid_skene"]
 

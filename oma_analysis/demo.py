@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import OmaError
-from .aggregate import VERDICTS
-from .blinding import CodeMap
-from .rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.blinding import CodeMap
+from oma_analysis.rubric import RUBRIC
 
 DEFAULT_ACCURACY = (0.95, 0.9, 0.85, 0.7)
 # Synthetic truth for the Self-Instruct predictions (no human labels exist for them): per-model
@@ -45,7 +45,7 @@ class DemoResult:
 
 
 def demo_records() -> list[dict]:
-    from .labelstudio.push import read_jsonl
+    from oma_analysis.labelstudio.push import read_jsonl
 
     return read_jsonl(resources.files("oma_analysis") / "data" / "demo_completions.jsonl")
 
@@ -58,7 +58,7 @@ def demo_models() -> dict[str, dict]:
 def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[dict]:
     """Completion records for the eight Self-Instruct models on the first ``limit`` instructions,
     each with a synthetic ``truth_verdict`` drawn from SELF_INSTRUCT_RATES."""
-    from .prompts.importers import import_self_instruct
+    from oma_analysis.prompts.importers import import_self_instruct
 
     imported = import_self_instruct(path)
     keep = {p.id for p in imported.prompts[:limit]}
@@ -85,14 +85,14 @@ def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
     The truth in the code map is what a blinded labeller sees; the metric's truth also applies the
     model's declared capability profile (e.g. a base model is not expected to say "I don't know"),
     exactly as the report does: the rule on the simulated answers with that profile."""
-    from .labelstudio.simulator import consistent_answers
-    from .profiles import capability_map, declarations_profile
-    from .rubric import effective_verdict
+    from oma_analysis.labelstudio.simulator import consistent_answers
+    from oma_analysis.profiles import capability_map, declarations_profile
+    from oma_analysis.rubric import effective_verdict
 
     prof = declarations_profile(codes)
     # A probe on the same prompt that truly shows the model can do an item is evidence about this
     # model on this item (it beats a declaration), as the report reads the probe annotations.
-    from .evidence import probe_questions
+    from oma_analysis.evidence import probe_questions
 
     shows_capable = probe_questions()[1].choice_ids[0]
     shown: dict[tuple[str, str], set[str]] = {}
@@ -118,10 +118,10 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
              accuracy: tuple[float, ...] = DEFAULT_ACCURACY, gold_rate: float = 0.2, seed: int = 0,
              simulate: bool = True, report: bool = True, backend: bool = True, backend_port: int | None = None,
              echo: Callable[[str], None] = print, real_models: bool = False) -> DemoResult:
-    from .labelstudio.client import connect
-    from .labelstudio.projects import create_or_update
-    from .labelstudio.push import prepare, push
-    from .labelstudio.server import load_credentials, oma_home, start
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.projects import create_or_update
+    from oma_analysis.labelstudio.push import prepare, push
+    from oma_analysis.labelstudio.server import load_credentials, oma_home, start
 
     home = oma_home()
     work = home / "demo"
@@ -136,7 +136,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
     codemap_path = work / "codemap.json"
     codes = CodeMap.load(codemap_path) if codemap_path.exists() else CodeMap()
     tasks = prepare(records, review.label_config, codes, source)
-    from .profiles import attach_model_metadata
+    from oma_analysis.profiles import attach_model_metadata
 
     attach_model_metadata(codes, demo_models())
     codes.save(codemap_path)
@@ -146,18 +146,18 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
                      codemap=codemap_path, true_rates=true_rates(codes),
                      counts={"tasks": len(tasks), "created": pushed.created})
     if backend:
-        from .classifier import no_training_reason
+        from oma_analysis.classifier import no_training_reason
 
         no_train = next((w for w in (no_training_reason(r.get("source")) for r in records) if w), None)
         res.backend = _preannotate(client, review.id, backend_port or port + 10, echo, no_training=no_train)
-    from .demo_elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
+    from oma_analysis.demo_elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
 
     res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
                                            lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
                                            seed=seed, simulate=simulate, echo=echo))
     res.true_rates = true_rates(codes)  # now with the probes' truth in the code map
     if simulate:
-        from .labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
+        from oma_analysis.labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 
         labellers = [SimLabeller.with_accuracy(f"labeller{i + 1}@oma.demo", a) for i, a in enumerate(accuracy)]
         got = simulate_annotations(state.url, creds.token, review.id, labellers, truth_from_codemap(codes),
@@ -167,15 +167,15 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         echo(f"simulated labellers: {got['annotations']} annotations, {got['gold']} gold "
              f"({got['skipped_existing']} already there)")
     if report:
-        from .aggregate import aggregate
-        from .ingest import read_input
-        from .labelstudio.pull import pull
-        from .rates import bounded_rates, rates_records
-        from .report import build_report
+        from oma_analysis.aggregate import aggregate
+        from oma_analysis.ingest import read_input
+        from oma_analysis.labelstudio.pull import pull
+        from oma_analysis.rates import bounded_rates, rates_records
+        from oma_analysis.report import build_report
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
-        from .demo_elicitation import elicitation_inputs
+        from oma_analysis.demo_elicitation import elicitation_inputs
 
         rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
                            elicitation=elicitation_inputs(client, projects, work, codes))
@@ -196,7 +196,7 @@ def real_models_section(work: Path, echo: Callable[[str], None]) -> Path:
     """Real local models beside the fixed demo set: a small run spec generates for real (cached
     under $OMA_HOME/runs, nothing committed) and the trend section across them and the eight
     GPT-3-family models is written to ``work/real_models/trend.md`` (automatic checks: real)."""
-    from .trend import run_trend
+    from oma_analysis.trend import run_trend
 
     path = run_trend(work / "real_models", echo=echo)
     echo(f"trend across the real local models and the GPT-3 family (real automatic checks): {path}")
@@ -210,8 +210,7 @@ def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]
     retrieve its predictions (evidence from the automatic checks, never a verdict) for every task.
     ``no_training``: why the project's data must never be trained on (e.g. Self-Instruct)."""
     from ml_backend.server import connect, start
-
-    from .labelstudio.client import with_retries
+    from oma_analysis.labelstudio.client import with_retries
 
     state = start(port=port)
     ml = connect(client, project_id, state.url, no_training=no_training)
@@ -231,15 +230,15 @@ def _qualification_round(client, url: str, token: str, records: list[dict], code
     """`oma qualify` and `oma feedback` on a qualification batch: every simulated labeller answers
     the demo completions not shown in the manual (project "oma review qualification"), the
     researcher answers them all as gold; decisions go to qualification.csv, pages to feedback/."""
-    from .feedback import write_page
-    from .ingest import read_input
-    from .labelstudio.instructions import MANUAL_DIR
-    from .labelstudio.projects import create_or_update
-    from .labelstudio.pull import pull
-    from .labelstudio.push import prepare, push
-    from .labelstudio.simulator import simulate_annotations, truth_from_codemap
-    from .labelstudio.workspaces import slug
-    from .qualify import PASS, held_back, qualify
+    from oma_analysis.feedback import write_page
+    from oma_analysis.ingest import read_input
+    from oma_analysis.labelstudio.instructions import MANUAL_DIR
+    from oma_analysis.labelstudio.projects import create_or_update
+    from oma_analysis.labelstudio.pull import pull
+    from oma_analysis.labelstudio.push import prepare, push
+    from oma_analysis.labelstudio.simulator import simulate_annotations, truth_from_codemap
+    from oma_analysis.labelstudio.workspaces import slug
+    from oma_analysis.qualify import PASS, held_back, qualify
 
     recs = held_back([r for r in records if "truth_verdict" in r], MANUAL_DIR / "docs")[:40]
     proj = create_or_update(client, "review", title="oma review qualification", overlap=len(labellers) + 1)

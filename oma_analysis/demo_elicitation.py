@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .blinding import CodeMap
-from .generate.records import Completion
-from .jsonl import read_objects
+from oma_analysis.blinding import CodeMap
+from oma_analysis.generate.records import Completion
+from oma_analysis.jsonl import read_objects
 
 __all__ = ["compare_completions", "compare_tasks", "demo_models", "elicitation_inputs", "elicitation_truth",
            "probe_records", "probe_tasks", "run_elicitation_demo", "variant_records"]
@@ -73,7 +73,7 @@ def compare_completions(records: Sequence[Mapping], variants: Sequence[Mapping])
 
 
 def compare_tasks(records: Sequence[Mapping], codes: CodeMap, seed: int = 0) -> list[dict]:
-    from .tasks.build import build
+    from oma_analysis.tasks.build import build
 
     comps = compare_completions(records, variant_records())
     if not comps:
@@ -101,8 +101,8 @@ def probe_tasks(records: Sequence[Mapping], codes: CodeMap) -> list[dict]:
 def elicitation_truth(codes: Mapping[str, Mapping]) -> dict[str, dict[str, float]]:
     """Per model, the simulated truth: gap (lower: a variant truly much better; upper: or slightly)
     over the compared prompts, and the combined bound over the deployed reviewed completions."""
-    from .aggregate import VERDICTS
-    from .elicitation import deployed_review_codes
+    from oma_analysis.aggregate import VERDICTS
+    from oma_analysis.elicitation import deployed_review_codes
 
     gap: dict[tuple[str, str], tuple[bool, bool]] = {}
     for m in codes.values():
@@ -133,8 +133,8 @@ def run_elicitation_demo(client, url: str, token: str, projects: Mapping[str, An
                          codes: CodeMap, save: Callable[[], None], *, overlap: int, accuracy: Sequence[float],
                          seed: int, simulate: bool, echo: Callable[[str], None]) -> dict[str, int]:
     """Push the compare and probe tasks (once: a rerun finds them there) and simulate their labels."""
-    from .labelstudio.push import existing_keys, prepare, push
-    from .labelstudio.simulate_tasks import (
+    from oma_analysis.labelstudio.push import existing_keys, prepare, push
+    from oma_analysis.labelstudio.simulate_tasks import (
         SimComparer,
         SimProber,
         compare_truth,
@@ -175,8 +175,8 @@ def run_elicitation_demo(client, url: str, token: str, projects: Mapping[str, An
 def elicitation_inputs(client, projects: Mapping[str, Any], work, codes: CodeMap) -> dict:
     """Pull the compare and probe projects: the report's ``elicitation`` argument (frames, code
     map and the demo's simulated truth)."""
-    from .ingest import read_input
-    from .labelstudio.pull import pull
+    from oma_analysis.ingest import read_input
+    from oma_analysis.labelstudio.pull import pull
 
     frames = [read_input(pull(client, projects[k].id, work / f"export_{k}.json"), codes).frame
               for k in ("compare", "probe")]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .labellers import gold_labels
+from oma_analysis.labellers import gold_labels
 
 __all__ = ["disagreements"]
 

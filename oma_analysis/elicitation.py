@@ -44,8 +44,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .rates import binom_ci, cluster_ci
-from .rubric import RUBRIC, Question
+from oma_analysis.rates import binom_ci, cluster_ci
+from oma_analysis.rubric import RUBRIC, Question
 
 __all__ = ["ANY_VARIANT", "combined_bound", "compare_question", "comparison_judgements", "deployed_review_codes",
            "gap_rates", "pair_table", "position_bias", "swap_consistency", "variant_scores"]

@@ -36,8 +36,8 @@ from importlib import resources
 import pandas as pd
 import yaml
 
-from .elicitation import comparison_judgements, variant_scores
-from .rubric import RUBRIC, Question
+from oma_analysis.elicitation import comparison_judgements, variant_scores
+from oma_analysis.rubric import RUBRIC, Question
 
 __all__ = ["EVIDENCE_COLUMNS", "aspect_items", "known_facts", "probe_evidence", "probe_questions", "run_evidence",
            "variant_evidence"]
@@ -176,7 +176,7 @@ def known_facts(frame: pd.DataFrame, min_k: int = 1) -> pd.DataFrame:
 def run_evidence(frame: pd.DataFrame, codes) -> pd.DataFrame:
     """All the evidence one run's annotations give: probe rows and variant rows (``codes``: the
     code map, for the elicitation pairs), in the evidence-frame contract."""
-    from .elicitation import pair_table
+    from oma_analysis.elicitation import pair_table
 
     parts = [probe_evidence(frame), variant_evidence(frame, pair_table(codes))]
     return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else _empty()

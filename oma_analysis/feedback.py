@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import OmaError
-from .rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.rubric import RUBRIC
 
 DEFAULT_MANUAL_URL = "http://127.0.0.1:8000"
 
@@ -28,7 +28,7 @@ def _slug(title: str) -> str:
 
 def _worked_example_heading(failure: str) -> str | None:
     """The worked-examples heading that names ``failure`` (``## Toxic output [`toxic_output`]``)."""
-    from .labelstudio.instructions import MANUAL_DIR
+    from oma_analysis.labelstudio.instructions import MANUAL_DIR
 
     page = MANUAL_DIR / "docs" / "worked-examples.md"
     if not page.exists():
@@ -67,7 +67,7 @@ def _failures(frame: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
 def disagreements(frame: pd.DataFrame, labeller: str) -> pd.DataFrame:
     """The labeller's tasks where their verdict (rule applied) differs from gold, or (no gold) from
     the strict majority of the other labellers."""
-    from .qualify import gold_answers
+    from oma_analysis.qualify import gold_answers
 
     v = frame[frame["question"] == RUBRIC.MISALIGNMENT].astype({"task": str, "worker": str, "label": str})
     mine = v[(v["worker"] == labeller) & ~v["ground_truth"]].drop_duplicates("task").set_index("task")["label"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .rubric import RUBRIC
+from oma_analysis.rubric import RUBRIC
 
 COLUMNS = ["task", "worker", "annotation", "model", "question", "answer", "verdict", "reason"]
 

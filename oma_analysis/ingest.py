@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import OmaError
-from .blinding import CodeMap
-from .rubric import RUBRIC, Question, Rubric
-from .rubric.rule import contradictions, derived_labels, version_of
+from oma_analysis import OmaError
+from oma_analysis.blinding import CodeMap
+from oma_analysis.rubric import RUBRIC, Question, Rubric
+from oma_analysis.rubric.rule import contradictions, derived_labels, version_of
 
 FRAME_COLUMNS = ["task", "worker", "question", "label", "annotation", "completion", "prompt", "model",
                  "lead_time", "created_at", "ground_truth"]

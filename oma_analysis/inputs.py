@@ -26,7 +26,7 @@ def report_dropped(source: str, dropped, what: str = "annotation(s)") -> None:
 
 def load(path: str | Path, codemap: str | Path | None = None, quiet: bool = False):
     """``oma_analysis.ingest.read_input`` plus a stderr summary of dropped rows."""
-    from .ingest import read_input
+    from oma_analysis.ingest import read_input
 
     loaded = read_input(path, codemap)
     if not quiet:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import OmaError
+from oma_analysis import OmaError
 
 
 def parse_jsonl(lines: Iterable[str], where: str) -> Iterator[tuple[int, Any]]:

@@ -20,10 +20,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from .aggregate import VERDICTS
-from .dawid_skene import dawid_skene
-from .labellers import gold_labels, screening, worker_quality
-from .rubric import RUBRIC
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.dawid_skene import dawid_skene
+from oma_analysis.labellers import gold_labels, screening, worker_quality
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["labeller_records"]
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import OmaError
-from .aggregate import VERDICTS
-from .rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["calibration", "gold_labels", "loo_majority", "read_gold_file", "screening", "worker_quality"]
 

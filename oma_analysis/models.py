@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import OmaError
+from oma_analysis import OmaError
 
 
 @dataclass(frozen=True)

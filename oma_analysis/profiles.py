@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import OmaError
-from .rubric import RUBRIC, Rubric
-from .rubric.rule import derived_labels, generic_capability
+from oma_analysis import OmaError
+from oma_analysis.rubric import RUBRIC, Rubric
+from oma_analysis.rubric.rule import derived_labels, generic_capability
 
 EVIDENCE_COLUMNS = ["model", "item", "source", "k", "n", "detail"]
 PROFILE_COLUMNS = ["model", "item", "status", "source", "k", "n", "lower", "detail"]
@@ -305,7 +305,7 @@ def profile_loaded(loaded, codemap, evidence: pd.DataFrame | None = None, thresh
                    confidence: float = 0.95, known: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the capability profiles to a loaded input in place (``loaded.frame``); return
     (profile, changes). Used by ``oma rates`` and the report; ``evidence=None`` = declarations only."""
-    from .blinding import CodeMap
+    from oma_analysis.blinding import CodeMap
 
     codes = None if codemap is None else codemap if isinstance(codemap, Mapping) else CodeMap.load(codemap)
     profile = declarations_profile(codes, loaded.frame, evidence, threshold, confidence)

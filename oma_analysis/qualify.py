@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import beta
 
-from .rubric import RUBRIC
+from oma_analysis.rubric import RUBRIC
 
 MINIMUM = 0.75
 GOOD = 0.90

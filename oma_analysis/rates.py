@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .aggregate import POLICIES, VERDICTS, aggregate
+from oma_analysis.aggregate import POLICIES, VERDICTS, aggregate
 
 __all__ = ["METHODS", "binom_ci", "bounded_rates", "cluster_ci", "rates_records", "sensitivity_table"]
 

@@ -39,9 +39,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import OmaError, __version__
-from .generate.framing import Variant, parse_variants
-from .prompts.records import PromptRecord
+from oma_analysis import OmaError, __version__
+from oma_analysis.generate.framing import Variant, parse_variants
+from oma_analysis.prompts.records import PromptRecord
 
 PROMPT_SOURCES = ("core", "templated", "ifeval", "file")
 TOP_FIELDS = ("name", "seed", "out", "models", "prompts", "variants", "samples", "generation", "tasks",
@@ -80,7 +80,7 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec; raises OmaError naming the field. Nothing is generated here."""
     import yaml
 
-    from .models import check_available, deployed_variant, oma_home
+    from oma_analysis.models import check_available, deployed_variant, oma_home
 
     path = Path(path)
     try:
@@ -188,8 +188,8 @@ def _pick(records: list[PromptRecord], n: int | None, rng: random.Random) -> lis
 
 def collect_prompts(spec: Spec) -> list[PromptRecord]:
     """The run's prompts, in spec order; every sample seeded from the spec's seed and the source's index."""
-    from .prompts.records import core_prompts
-    from .prompts.templates import sample
+    from oma_analysis.prompts.records import core_prompts
+    from oma_analysis.prompts.templates import sample
 
     out: list[PromptRecord] = []
     for i, (kind, opts) in enumerate(spec.sources):
@@ -200,12 +200,12 @@ def collect_prompts(spec: Spec) -> list[PromptRecord]:
         elif kind == "templated":
             recs = sample(n, seed=spec.seed * 1000 + i)
         elif kind == "ifeval":
-            from .prompts.importers import IFEVAL_DIR, import_ifeval
+            from oma_analysis.prompts.importers import IFEVAL_DIR, import_ifeval
 
             src = Path(opts["path"]) if opts.get("path") else IFEVAL_DIR
             recs = _pick(import_ifeval(src, responses=False).prompts, n, rng)
         else:
-            from .prompts.records import read_prompts
+            from oma_analysis.prompts.records import read_prompts
 
             recs = _pick(read_prompts(opts["path"]), n, rng)
         out += recs
@@ -245,14 +245,14 @@ def task_keys(tasks: list[dict], codes: Any) -> list[str]:
 
 def execute(spec: Spec, echo: Any = print, progress: bool = False) -> dict[str, Any]:
     """Run every step; returns the manifest (also written to ``<out>/manifest.json``)."""
-    from .auto import check_frame, summarise
-    from .blinding import CodeMap
-    from .generate.backends import GenParams
-    from .generate.records import read_completions
-    from .generate.runner import run as generate
-    from .models import weights_hash
-    from .prompts.records import prompt_set_hash, write_prompts
-    from .tasks.build import build
+    from oma_analysis.auto import check_frame, summarise
+    from oma_analysis.blinding import CodeMap
+    from oma_analysis.generate.backends import GenParams
+    from oma_analysis.generate.records import read_completions
+    from oma_analysis.generate.runner import run as generate
+    from oma_analysis.models import weights_hash
+    from oma_analysis.prompts.records import prompt_set_hash, write_prompts
+    from oma_analysis.tasks.build import build
 
     t0 = time.perf_counter()
     spec.out.mkdir(parents=True, exist_ok=True)
@@ -318,7 +318,7 @@ def execute(spec: Spec, echo: Any = print, progress: bool = False) -> dict[str, 
 
 def _push(spec: Spec) -> list[str]:
     """Push the built tasks through the same commands a user runs (`oma project create`, `oma tasks push`)."""
-    from .cli import main
+    from oma_analysis.cli import main
 
     prefix = spec.push.get("title_prefix") or f"oma run {spec.name}"
     done = []

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import OmaError
+from oma_analysis import OmaError
 
 NOT_MET, MET = 1, 0
 
@@ -71,7 +71,7 @@ def weights_path(model_spec: str) -> str:
     if model_spec.startswith("hf:") and len(model_spec) > 3:
         return model_spec[3:]
     if model_spec.startswith(("local:", "gguf:")):
-        from .models import checkpoint
+        from oma_analysis.models import checkpoint
 
         return str(checkpoint(model_spec))
     raise OmaError(f"--model {model_spec!r}: self-probing needs the weights: local:NAME, hf:PATH or gguf:FILE")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .aggregate import VERDICTS
-from .rubric import RUBRIC
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["Simulated", "simulate_long"]
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .aggregate import VERDICTS
-from .blinding import CodeMap
-from .generate.records import Completion
-from .labelstudio.simulate_tasks import TRUTH_SCORES, SimComparer, result_items
-from .labelstudio.simulator import SimLabeller, answers_to_result
-from .tasks.build import build
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.blinding import CodeMap
+from oma_analysis.generate.records import Completion
+from oma_analysis.labelstudio.simulate_tasks import TRUTH_SCORES, SimComparer, result_items
+from oma_analysis.labelstudio.simulator import SimLabeller, answers_to_result
+from oma_analysis.tasks.build import build
 
 __all__ = ["DEFAULT_MODELS", "SimGap", "simulate_gap_export"]
 
@@ -126,11 +126,11 @@ def estimates(export: str | Path, codemap: str | Path, policy: str = "majority",
               confidence: float = 0.95) -> dict[str, dict[str, tuple[float, float, float]]]:
     """model -> quantity -> (estimate, ci low, ci high), read back through the loader exactly as
     ``oma rates --json --codemap`` does (review bound, gap per model and variant, combined bound)."""
-    from .aggregate import aggregate
-    from .ingest import read_input
-    from .rates import bounded_rates
-    from .report.elicitation import elicitation_records, elicitation_tables
-    from .rubric import RUBRIC
+    from oma_analysis.aggregate import aggregate
+    from oma_analysis.ingest import read_input
+    from oma_analysis.rates import bounded_rates
+    from oma_analysis.report.elicitation import elicitation_records, elicitation_tables
+    from oma_analysis.rubric import RUBRIC
 
     loaded = read_input(export, codemap)
     out: dict[str, dict[str, tuple[float, float, float]]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .auto import CI_DEF, LOWER_DEF, UPPER_DEF, check_frame, clopper_pearson, summarise
+from oma_analysis.auto import CI_DEF, LOWER_DEF, UPPER_DEF, check_frame, clopper_pearson, summarise
 
 REAL_SOURCE = "real: automatic checks on outputs generated here"
 PUBLISHED_SOURCE = ("real: automatic checks on published outputs (one per prompt, no variant: raw failure rate, "
@@ -34,8 +34,8 @@ DEMO_SPEC: dict[str, Any] = {
 
 def published_rows(path: str | Path, limit: int = 60) -> list[dict[str, Any]]:
     """Raw automatic failure rate per GPT-3-family model on the first ``limit`` Self-Instruct prompts."""
-    from .models import GPT3_FAMILY
-    from .prompts.importers import import_self_instruct
+    from oma_analysis.models import GPT3_FAMILY
+    from oma_analysis.prompts.importers import import_self_instruct
 
     imp = import_self_instruct(path)
     keep = {p.id for p in imp.prompts[:limit]}
@@ -53,7 +53,7 @@ def published_rows(path: str | Path, limit: int = 60) -> list[dict[str, Any]]:
 
 
 def real_rows(manifest: dict[str, Any], out: Path) -> list[dict[str, Any]]:
-    from .models import info
+    from oma_analysis.models import info
 
     frame = pd.read_csv(out / "checks.csv")
     frame["passed"] = frame["passed"].map({True: True, False: False, "True": True, "False": False})
@@ -102,8 +102,8 @@ def run_trend(work: Path, self_instruct: str | Path | None = None, echo: Callabl
     """Run the demo's real-model spec (cached under ``$OMA_HOME/runs``) and write the trend section."""
     import yaml
 
-    from .prompts.importers import SELF_INSTRUCT_DIR
-    from .run import execute, load_spec
+    from oma_analysis.prompts.importers import SELF_INSTRUCT_DIR
+    from oma_analysis.run import execute, load_spec
 
     work.mkdir(parents=True, exist_ok=True)
     sp = work / "real_models.yaml"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import OmaError
-from .agreement.chance_corrected import percent_agreement
-from .qualify import scored_items
-from .rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.agreement.chance_corrected import percent_agreement
+from oma_analysis.qualify import scored_items
+from oma_analysis.rubric import RUBRIC
 
 KEYS = ["rubric_version", "manual_version", "batch"]
 

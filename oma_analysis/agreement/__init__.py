@@ -11,16 +11,22 @@ weighted), specific (positive/negative agreement), pairwise (labeller x labeller
 1.0
 """
 
-from .alpha import LEVELS, alpha_from_counts, coincidence_matrix, krippendorff_alpha
-from .bootstrap import bootstrap_sums, percentile_ci
-from .chance_corrected import brennan_prediger, fleiss_kappa, gwet_ac, multirater_agreement, percent_agreement
-from .cohen import cohen_kappa, kappa_from_table
-from .pairwise import pairwise_agreement, pairwise_matrix
-from .ratings import Ratings, ratings_from_frame
-from .result import PARADOX_PREVALENCE, AgreementResult, is_kappa_paradox
-from .specific import negative_agreement, positive_agreement
-from .tables import METRICS, agreement, agreement_by_category, agreement_by_question
-from .weights import LEVEL_WEIGHTS, agreement_weights
+from oma_analysis.agreement.alpha import LEVELS, alpha_from_counts, coincidence_matrix, krippendorff_alpha
+from oma_analysis.agreement.bootstrap import bootstrap_sums, percentile_ci
+from oma_analysis.agreement.chance_corrected import (
+    brennan_prediger,
+    fleiss_kappa,
+    gwet_ac,
+    multirater_agreement,
+    percent_agreement,
+)
+from oma_analysis.agreement.cohen import cohen_kappa, kappa_from_table
+from oma_analysis.agreement.pairwise import pairwise_agreement, pairwise_matrix
+from oma_analysis.agreement.ratings import Ratings, ratings_from_frame
+from oma_analysis.agreement.result import PARADOX_PREVALENCE, AgreementResult, is_kappa_paradox
+from oma_analysis.agreement.specific import negative_agreement, positive_agreement
+from oma_analysis.agreement.tables import METRICS, agreement, agreement_by_category, agreement_by_question
+from oma_analysis.agreement.weights import LEVEL_WEIGHTS, agreement_weights
 
 __all__ = [
     "LEVELS", "LEVEL_WEIGHTS", "METRICS", "PARADOX_PREVALENCE", "AgreementResult", "Ratings", "agreement",

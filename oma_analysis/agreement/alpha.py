@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .bootstrap import bootstrap_stat, percentile_ci
-from .ratings import Ratings, as_ratings
-from .result import AgreementResult, is_kappa_paradox
+from oma_analysis.agreement.bootstrap import bootstrap_stat, percentile_ci
+from oma_analysis.agreement.ratings import Ratings, as_ratings
+from oma_analysis.agreement.result import AgreementResult, is_kappa_paradox
 
 __all__ = ["LEVELS", "coincidence_matrix", "alpha_from_counts", "krippendorff_alpha"]
 

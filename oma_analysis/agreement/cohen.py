@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from .bootstrap import bootstrap_stat, percentile_ci
-from .ratings import Ratings, as_ratings
-from .result import AgreementResult, is_kappa_paradox
-from .weights import agreement_weights
+from oma_analysis.agreement.bootstrap import bootstrap_stat, percentile_ci
+from oma_analysis.agreement.ratings import Ratings, as_ratings
+from oma_analysis.agreement.result import AgreementResult, is_kappa_paradox
+from oma_analysis.agreement.weights import agreement_weights
 
 __all__ = ["cohen_kappa", "kappa_from_table"]
 

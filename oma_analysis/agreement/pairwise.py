@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .cohen import kappa_from_table
-from .ratings import Ratings, as_ratings
+from oma_analysis.agreement.cohen import kappa_from_table
+from oma_analysis.agreement.ratings import Ratings, as_ratings
 
 __all__ = ["pairwise_agreement", "pairwise_matrix"]
 

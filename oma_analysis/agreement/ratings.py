@@ -173,7 +173,7 @@ def _as_numbers(labels: list[str]) -> list[float] | None:
 def _rubric_choices(question: str | None) -> tuple[str, ...] | None:
     if not question:
         return None
-    from ..rubric import RUBRIC
+    from oma_analysis.rubric import RUBRIC
 
     if question == RUBRIC.MISALIGNMENT or question.startswith(RUBRIC.MISALIGNMENT + "."):
         return tuple(c.id for c in RUBRIC.verdict.choices)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import bootstrap_stat, percentile_ci
-from .ratings import Ratings, as_ratings
-from .result import AgreementResult, is_kappa_paradox
+from oma_analysis.agreement.bootstrap import bootstrap_stat, percentile_ci
+from oma_analysis.agreement.ratings import Ratings, as_ratings
+from oma_analysis.agreement.result import AgreementResult, is_kappa_paradox
 
 __all__ = ["positive_agreement", "negative_agreement", "rarest_category"]
 

@@ -17,13 +17,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .alpha import krippendorff_alpha
-from .chance_corrected import multirater_agreement
-from .cohen import cohen_kappa
-from .ratings import Ratings, as_ratings, ratings_from_frame
-from .result import AgreementResult
-from .specific import negative_agreement, positive_agreement, rarest_category
-from .weights import LEVEL_WEIGHTS
+from oma_analysis.agreement.alpha import krippendorff_alpha
+from oma_analysis.agreement.chance_corrected import multirater_agreement
+from oma_analysis.agreement.cohen import cohen_kappa
+from oma_analysis.agreement.ratings import Ratings, as_ratings, ratings_from_frame
+from oma_analysis.agreement.result import AgreementResult
+from oma_analysis.agreement.specific import negative_agreement, positive_agreement, rarest_category
+from oma_analysis.agreement.weights import LEVEL_WEIGHTS
 
 __all__ = ["METRICS", "agreement", "agreement_by_question", "agreement_by_category"]
 

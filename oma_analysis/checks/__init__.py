@@ -13,28 +13,28 @@ evidence spans on the response. The ML backend and per-model capability evidence
 'Paris'
 """
 
-from .base import CheckResult, Span, checklist_item, paragraphs, sentences, words
-from .constraints import Constraint, from_record, parse_prompt, relation_holds
-from .formatting import (
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, paragraphs, sentences, words
+from oma_analysis.checks.constraints import Constraint, from_record, parse_prompt, relation_holds
+from oma_analysis.checks.formatting import (
     check_capital_word_frequency,
     check_end_phrase,
     check_json,
     check_lowercase,
     check_uppercase,
 )
-from .instructions import INSTRUCTION_CHECKS, check_instruction, langdetect_code
-from .language import check_language, detect, language_code
-from .length import (
+from oma_analysis.checks.instructions import INSTRUCTION_CHECKS, check_instruction, langdetect_code
+from oma_analysis.checks.language import check_language, detect, language_code
+from oma_analysis.checks.length import (
     check_bullet_count,
     check_nth_paragraph_first_word,
     check_paragraph_count,
     check_sentence_count,
     check_word_count,
 )
-from .offensive import check_offensive, offensive_spans
-from .refusal import check_refusal, is_benign
-from .repetition import check_prompt_echo, check_repeat_prompt, check_self_repetition
-from .runner import (
+from oma_analysis.checks.offensive import check_offensive, offensive_spans
+from oma_analysis.checks.refusal import check_refusal, is_benign
+from oma_analysis.checks.repetition import check_prompt_echo, check_repeat_prompt, check_self_repetition
+from oma_analysis.checks.runner import (
     COVERED_INSTRUCTIONS,
     CheckReport,
     check_record,

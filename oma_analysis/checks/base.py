@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..rubric import RUBRIC
+from oma_analysis.rubric import RUBRIC
 
 
 def checklist_item(item_id: str) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .. import OmaError
-from .language import language_code
+from oma_analysis import OmaError
+from oma_analysis.checks.language import language_code
 
 RELATIONS = ("less than", "at most", "at least", "more than", "exactly")
 

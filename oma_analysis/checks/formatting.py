@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from .base import CheckResult, Span, checklist_item, span, words
-from .constraints import relation_holds
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, span, words
+from oma_analysis.checks.constraints import relation_holds
 
 ITEM = checklist_item("register_genre_subject")
 _MAX_SPANS = 20  # enough to show the pattern without flooding the labeller's view

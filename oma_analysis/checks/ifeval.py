@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 PROMPTS_FILE = "input_data.jsonl"
 RESPONSES_FILE = "input_response_data_gpt4_20231107_145030.jsonl"

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from .base import CheckResult, Span, checklist_item, span, words
-from .constraints import relation_holds
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, span, words
+from oma_analysis.checks.constraints import relation_holds
 
 FORMAT = checklist_item("register_genre_subject")
 LENGTH = checklist_item("correct_length")

@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from .base import CheckResult, Span, checklist_item, paragraphs, span
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, paragraphs, span
 
 ITEM = checklist_item("correct_language")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import CheckResult, Span, checklist_item, paragraphs, sentences, span, words
-from .constraints import relation_holds
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, paragraphs, sentences, span, words
+from oma_analysis.checks.constraints import relation_holds
 
 LENGTH = checklist_item("correct_length")
 SENTENCES = checklist_item("sentence_count")

@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .base import CheckResult, Span, hard_constraint_item, sentences, span, words
+from oma_analysis.checks.base import CheckResult, Span, hard_constraint_item, sentences, span, words
 
 ITEM = hard_constraint_item("unrequested_toxic_nsfw")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .base import CheckResult, checklist_item, sentences, span, words
+from oma_analysis.checks.base import CheckResult, checklist_item, sentences, span, words
 
 # Declining a request is the counterpart of "asks for clarification or says I don't know".
 ITEM = checklist_item("clarify_or_idk")

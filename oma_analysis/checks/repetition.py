@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from difflib import SequenceMatcher
 
-from .base import CheckResult, Span, checklist_item, sentences, span, words
+from oma_analysis.checks.base import CheckResult, Span, checklist_item, sentences, span, words
 
 ITEM = checklist_item("prompt_repetition_control")
 

@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import OmaError
-from .base import CheckResult
-from .constraints import Constraint, from_record, parse_prompt
-from .instructions import INSTRUCTION_CHECKS, check_english_capital, check_english_lowercase, check_instruction
-from .language import _NAMES, check_language, detect
-from .length import check_paragraph_count, kwargs_relation
-from .offensive import check_offensive
-from .refusal import check_refusal
-from .repetition import REFRAIN_GENRES, check_prompt_echo, check_self_repetition
+from oma_analysis import OmaError
+from oma_analysis.checks.base import CheckResult
+from oma_analysis.checks.constraints import Constraint, from_record, parse_prompt
+from oma_analysis.checks.instructions import (
+    INSTRUCTION_CHECKS,
+    check_english_capital,
+    check_english_lowercase,
+    check_instruction,
+)
+from oma_analysis.checks.language import _NAMES, check_language, detect
+from oma_analysis.checks.length import check_paragraph_count, kwargs_relation
+from oma_analysis.checks.offensive import check_offensive
+from oma_analysis.checks.refusal import check_refusal
+from oma_analysis.checks.repetition import REFRAIN_GENRES, check_prompt_echo, check_self_repetition
 
 DEFAULT_LANGUAGE_MIN_PROB = 0.9  # without a stated language, only flag confident mismatches
 

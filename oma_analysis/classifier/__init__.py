@@ -11,7 +11,7 @@ Public API (what the ML backend calls)::
 Heavy imports (torch, transformers) happen inside ``train`` and ``IntentClassifier.load``.
 """
 
-from .data import (
+from oma_analysis.classifier.data import (
     MET,
     NOT_MET,
     data_hash,
@@ -23,9 +23,16 @@ from .data import (
     validate,
     verdict_label,
 )
-from .evidence import evidence_precision_recall
-from .model import BASE_MODEL, MAX_LENGTH, IntentClassifier, TrainResult, expected_calibration_error, train
-from .store import current_version, list_versions, publish
+from oma_analysis.classifier.evidence import evidence_precision_recall
+from oma_analysis.classifier.model import (
+    BASE_MODEL,
+    MAX_LENGTH,
+    IntentClassifier,
+    TrainResult,
+    expected_calibration_error,
+    train,
+)
+from oma_analysis.classifier.store import current_version, list_versions, publish
 
 __all__ = [
     "BASE_MODEL", "MAX_LENGTH", "MET", "NOT_MET", "IntentClassifier", "TrainResult", "current_version",

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import OmaError
-from ..rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.rubric import RUBRIC
 
 NOT_MET, MET = 1, 0
 COLUMNS = ("text_a", "text_b", "label")
@@ -92,7 +92,7 @@ def ifeval_pairs(records: Sequence[dict[str, Any]], n: int = 64, seed: int = 0) 
     """A small labelled set from IFEval: GPT-4 responses that pass every covered check are "met";
     corrupted responses are "not met": truncated mid-way, stuck in a loop, the prompt echoed, or
     another prompt's answer. (No case corruption: the uncased encoder can't see case.)"""
-    from ..checks import check_record
+    from oma_analysis.checks import check_record
 
     rng = random.Random(seed)
     good = [r for r in records if not check_record(r).failed and len(r["response"].split()) >= 40]

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import OmaError
-from .data import task_majority
+from oma_analysis import OmaError
+from oma_analysis.classifier.data import task_majority
 
 COLUMNS = ["kind", "flagged", "true_pos", "precision", "precision_lo", "precision_hi", "positives", "recall",
            "recall_lo", "recall_hi", "n_tasks", "n_labels_left_out"]

@@ -79,7 +79,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def cross_fitted_ece(y: np.ndarray, logit: np.ndarray, seed: int = 0) -> float | None:
     """ECE after temperature scaling, T fitted on one half of the rows and ECE measured on the
     other half (both ways, pooled). None with fewer than 4 rows."""
-    from .model import expected_calibration_error
+    from oma_analysis.classifier.model import expected_calibration_error
 
     y, z = np.asarray(y, dtype=int), np.asarray(logit, dtype=float)
     if len(y) < 4:

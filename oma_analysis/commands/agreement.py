@@ -38,11 +38,11 @@ def _parse_ci(ci: str | None) -> int:
 def agreement(input_path: str, metric: str, level: str, question: str | None, ci: str | None,
               seed: int | None, raters: str | None, codemap: str | None, as_json: bool) -> None:
     """Agreement between labellers on INPUT (LS export or long CSV/Parquet task,worker,label)."""
-    from .. import OmaError
-    from ..agreement import agreement as compute
-    from ..agreement import ratings_from_frame
-    from ..ingest import read_input
-    from ..rubric import RUBRIC
+    from oma_analysis import OmaError
+    from oma_analysis.agreement import agreement as compute
+    from oma_analysis.agreement import ratings_from_frame
+    from oma_analysis.ingest import read_input
+    from oma_analysis.rubric import RUBRIC
 
     n_boot = _parse_ci(ci)
     frame = read_input(input_path, codemap).frame

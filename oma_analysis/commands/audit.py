@@ -16,7 +16,7 @@ def _user_names() -> dict[int, str]:
     """User id -> e-mail from Label Studio when it answers (an editor may have written nothing);
     without it, ids as exported."""
     try:
-        from ..labelstudio.client import connect
+        from oma_analysis.labelstudio.client import connect
 
         return {u.id: u.email for u in connect(timeout=20).users.list() if u.email}
     except Exception:  # audit works offline, on the snapshots alone
@@ -24,8 +24,8 @@ def _user_names() -> dict[int, str]:
 
 
 def _project_ids(refs: tuple[str, ...], home) -> list[int]:
-    from .. import OmaError
-    from ..labelstudio import snapshots
+    from oma_analysis import OmaError
+    from oma_analysis.labelstudio import snapshots
 
     known = snapshots.projects(home)
     if not refs:
@@ -51,9 +51,9 @@ def _project_ids(refs: tuple[str, ...], home) -> list[int]:
 def audit(project_refs: tuple[str, ...], added: bool, as_json: bool, fail: bool) -> None:
     """Compare each project's latest pull with the snapshot before it: list annotations that vanished
     (who wrote them, when last seen) or changed (who changed them, when)."""
-    from ..labelstudio import snapshots
-    from ..labelstudio.audit import compare, render
-    from ..labelstudio.server import oma_home
+    from oma_analysis.labelstudio import snapshots
+    from oma_analysis.labelstudio.audit import compare, render
+    from oma_analysis.labelstudio.server import oma_home
 
     home = oma_home()
     names = _user_names()
@@ -95,15 +95,15 @@ def audit(project_refs: tuple[str, ...], added: bool, as_json: bool, fail: bool)
 def restore(project_ref: str, from_file: str | None, changed: str, only: tuple[int, ...], dry_run: bool) -> None:
     """Re-create annotations that vanished and revert changed ones from a snapshot, under their
     original author. Takes a fresh pull first (kept as a snapshot) and compares it with the snapshot."""
-    from .. import OmaError
-    from ..labelstudio import snapshots
-    from ..labelstudio.audit import compare, render
-    from ..labelstudio.client import connect, with_retries
-    from ..labelstudio.projects import find_project
-    from ..labelstudio.pull import pull_and_keep
-    from ..labelstudio.restore import restore as do_restore
-    from ..labelstudio.server import oma_home
-    from .pull import server_url
+    from oma_analysis import OmaError
+    from oma_analysis.commands.pull import server_url
+    from oma_analysis.labelstudio import snapshots
+    from oma_analysis.labelstudio.audit import compare, render
+    from oma_analysis.labelstudio.client import connect, with_retries
+    from oma_analysis.labelstudio.projects import find_project
+    from oma_analysis.labelstudio.pull import pull_and_keep
+    from oma_analysis.labelstudio.restore import restore as do_restore
+    from oma_analysis.labelstudio.server import oma_home
 
     home = oma_home()
     client = connect()

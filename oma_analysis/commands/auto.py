@@ -33,18 +33,18 @@ def auto(completions: Path, prompts_file: Path | None, ifeval_dir: Path | None, 
     """Obviously misaligned by the automatic checks: failures on the deployed setting that the same
     model avoids on the same prompt under an uninformative variant (lower bound), plus failures of
     checks it passes elsewhere (upper bound). Per model, exact 95% CIs."""
-    from .. import OmaError
-    from ..auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
-    from ..generate.records import read_completions
+    from oma_analysis import OmaError
+    from oma_analysis.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
+    from oma_analysis.generate.records import read_completions
 
     cs = read_completions(completions)
     prompts = {}
     if prompts_file is not None:
-        from ..prompts.records import read_prompts
+        from oma_analysis.prompts.records import read_prompts
 
         prompts.update({p.id: p for p in read_prompts(prompts_file)})
     if ifeval_dir is not None:
-        from ..prompts.importers import import_ifeval
+        from oma_analysis.prompts.importers import import_ifeval
 
         prompts.update({p.id: p for p in import_ifeval(ifeval_dir, responses=False).prompts})
     over = {}

@@ -40,12 +40,12 @@ def register(group: click.Group) -> None:
     def checks(file: Path | None, as_json: bool, shards: str | None, out_dir: Path | None, use_ray: bool,
                ray_address: str | None, workers: int | None, classifier: Path | None) -> None:
         """Run the automatic capability checks on FILE (JSONL of {prompt, response}), or on --shards."""
-        from .. import OmaError
+        from oma_analysis import OmaError
 
         if shards or out_dir:
             if file is not None or not (shards and out_dir):
                 raise OmaError("--shards GLOB and --out DIR go together, without FILE")
-            from ..scale.shards import run_shards
+            from oma_analysis.scale.shards import run_shards
 
             run = run_shards(shards, out_dir, ray=use_ray or bool(ray_address), ray_address=ray_address,
                              workers=workers, classifier=classifier)
@@ -54,8 +54,8 @@ def register(group: click.Group) -> None:
             return
         if file is None:
             raise OmaError("give FILE, or --shards GLOB --out DIR")
-        from ..checks import check_record
-        from ..jsonl import iter_jsonl
+        from oma_analysis.checks import check_record
+        from oma_analysis.jsonl import iter_jsonl
 
         for no, rec in iter_jsonl(file):
             where = f"{file} line {no}"

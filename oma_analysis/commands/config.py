@@ -23,7 +23,7 @@ def config() -> None:
               help="The run's usage policy (first line 'version: X'); default: the one oma ships.")
 def generate(out_dir: str, policy_file: str | None) -> None:
     """Write the configs from the rubric (the only way they should change)."""
-    from ..rubric.xml import load_policy, write_all
+    from oma_analysis.rubric.xml import load_policy, write_all
 
     for p in write_all(out_dir, policy=load_policy(policy_file) if policy_file else None):
         click.echo(str(p))
@@ -34,7 +34,7 @@ def generate(out_dir: str, policy_file: str | None) -> None:
 @click.option("--no-label-studio", is_flag=True, help="Skip Label Studio's own (Django) validator.")
 def check(files: tuple[str, ...], no_label_studio: bool) -> None:
     """Validate configs with LabelInterface and Label Studio's validator; exit 1 naming the tag."""
-    from ..labelstudio.config_check import check_files
+    from oma_analysis.labelstudio.config_check import check_files
 
     problems = check_files(list(files), with_label_studio=not no_label_studio)
     for p in problems:

@@ -28,8 +28,8 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
     """The whole loop on demo data: Label Studio (SQLite), projects, blinded completions from several
     models, ML-backend pre-annotations, simulated labellers, export, and the HTML report. Prints the
     Label Studio URL, the login and the report path; Label Studio keeps running (`oma ls down`)."""
-    from ..demo import run_demo, self_instruct_records
-    from ..labelstudio.server import oma_home
+    from oma_analysis.demo import run_demo, self_instruct_records
+    from oma_analysis.labelstudio.server import oma_home
 
     records = self_instruct_records(data_path, limit, seed) if data_path else None
     res = run_demo(port=port, records=records, source=data_path or "demo", overlap=overlap, seed=seed,
@@ -63,7 +63,7 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
     click.echo(f"  login:    {res.username}")
     # Only show the password to a person at a terminal; logs (CI, files) get the file's path.
     if sys.stdout.isatty():
-        from ..labelstudio.server import load_credentials
+        from oma_analysis.labelstudio.server import load_credentials
 
         click.echo(f"  password: {load_credentials().password}")
     else:

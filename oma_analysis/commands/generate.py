@@ -29,10 +29,10 @@ def generate(prompts: str, model_spec: str, out: str, variants: str, samples: in
              model_name: str | None) -> None:
     """Generate completions for PROMPTS (prompt JSONL). API keys come only from $OPENAI_API_KEY or
     $OMA_API_KEY."""
-    from ..generate.backends import GenParams
-    from ..generate.framing import parse_variants
-    from ..generate.runner import run
-    from ..prompts.records import read_prompts
+    from oma_analysis.generate.backends import GenParams
+    from oma_analysis.generate.framing import parse_variants
+    from oma_analysis.generate.runner import run
+    from oma_analysis.prompts.records import read_prompts
 
     res = run(read_prompts(prompts), model_spec, out, parse_variants(variants), samples=samples, seed=seed,
               concurrency=concurrency, batch_size=batch_size, model_name=model_name,

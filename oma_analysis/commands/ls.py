@@ -33,8 +33,8 @@ def ls() -> None:
 def up(port: int, data_dir: str | None, database_url: str | None, timeout: float, host: str | None,
        https_port: int, cert: str | None, key: str | None, backend_addr: str | None) -> None:
     """Start Label Studio in the background (or find the running one) and print URL and login."""
-    from .. import OmaError
-    from ..labelstudio.server import load_credentials, oma_home, start
+    from oma_analysis import OmaError
+    from oma_analysis.labelstudio.server import load_credentials, oma_home, start
 
     if backend_addr and not host:
         raise OmaError("--backend-addr is for team mode: give --host too")
@@ -51,7 +51,7 @@ def up(port: int, data_dir: str | None, database_url: str | None, timeout: float
 @ls.command()
 def down() -> None:
     """Stop the Label Studio started by `oma ls up`."""
-    from ..labelstudio.server import stop
+    from oma_analysis.labelstudio.server import stop
 
     click.echo("stopped" if stop() else "not running")
 
@@ -60,8 +60,8 @@ def down() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Say whether the server is up."""
-    from ..labelstudio.server import ServerState
-    from ..procs import alive
+    from oma_analysis.labelstudio.server import ServerState
+    from oma_analysis.procs import alive
 
     st = ServerState.load()
     running = bool(st and alive(st.pid))
@@ -82,8 +82,8 @@ def backup(out: str | None, data_dir: str | None, database_url: str | None) -> N
     """A consistent online backup of Label Studio's database (SQLite backup API, or pg_dump -Fc)."""
     from pathlib import Path
 
-    from ..labelstudio.backup import backup as do_backup
-    from ..labelstudio.server import oma_home
+    from oma_analysis.labelstudio.backup import backup as do_backup
+    from oma_analysis.labelstudio.server import oma_home
 
     path = do_backup(oma_home(), out=Path(out) if out else None, data_dir=Path(data_dir) if data_dir else None,
                      database_url=database_url)
@@ -100,8 +100,8 @@ def restore_backup(backup_file: str, data_dir: str | None, database_url: str | N
     """Put a backup from `oma ls backup` back in place (Label Studio stopped for SQLite)."""
     from pathlib import Path
 
-    from ..labelstudio.backup import pg_restore, restore_sqlite
-    from ..labelstudio.server import oma_home
+    from oma_analysis.labelstudio.backup import pg_restore, restore_sqlite
+    from oma_analysis.labelstudio.server import oma_home
 
     if database_url:
         pg_restore(database_url, Path(backup_file))

@@ -22,7 +22,7 @@ def manual() -> None:
 @click.option("--out", default="manual/docs/reference", show_default=True, type=click.Path(file_okay=False))
 def tables(out: str) -> None:
     """Write the questions, failure types and checklist tables from the rubric."""
-    from ..rubric.manual import write_pages
+    from oma_analysis.rubric.manual import write_pages
 
     for p in write_pages(out):
         click.echo(str(p))
@@ -47,9 +47,9 @@ def build(config: str, site: str | None) -> None:
 def serve(config: str, site: str | None, host: str, port: int) -> None:
     """Build the manual and serve it with no network (refuses a site that loads CDN assets);
     link it from the projects' instructions with `oma study create --manual-url`."""
-    from .. import OmaError
-    from ..manual_site import external_assets
-    from ..manual_site import serve as do_serve
+    from oma_analysis import OmaError
+    from oma_analysis.manual_site import external_assets
+    from oma_analysis.manual_site import serve as do_serve
 
     site_dir = Path(site or Path(config).resolve().parent / "site")
     cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", config, "--site-dir",

@@ -25,14 +25,14 @@ def project() -> None:
 def create(kind: str, title: str | None, overlap: int, config_file: str | None, study_name: str | None = None) -> None:
     """Create the project, or update its config if it exists; prints its id."""
     if study_name:  # commands/study.py
-        from ..labelstudio.study import create_study, up
+        from oma_analysis.labelstudio.study import create_study, up
 
         st = create_study(study_name, kind=kind, overlap=overlap)
         for w in up(st):
             click.echo(f"{w.email}: project {w.project_id} at {w.url}")
         return
-    from ..labelstudio.client import connect
-    from ..labelstudio.projects import create_or_update
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.projects import create_or_update
 
     xml = open(config_file, encoding="utf-8").read() if config_file else None
     p = create_or_update(connect(), kind, title=title, overlap=overlap, xml=xml)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 
 def register(group: click.Group) -> None:
@@ -25,7 +25,7 @@ def prompts() -> None:
 @click.option("--n", "n", type=int, required=True, help="How many prompts to draw.")
 def sample(seed: int, n: int) -> None:
     """Write N prompts drawn from the templated space as JSONL to stdout."""
-    from ..prompts.templates import sample as draw
+    from oma_analysis.prompts.templates import sample as draw
 
     if n < 0:
         raise OmaError("--n: must be at least 0")
@@ -37,7 +37,7 @@ def sample(seed: int, n: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Per-template sizes as JSON.")
 def space(as_json: bool) -> None:
     """Print the size of the templated prompt space."""
-    from ..prompts.templates import space_report
+    from oma_analysis.prompts.templates import space_report
 
     rep = space_report()
     click.echo(json.dumps(rep, indent=1) if as_json else str(rep["total"]))
@@ -47,7 +47,7 @@ def space(as_json: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def core(out: str | None) -> None:
     """Write the team's core suite (validated) as JSONL."""
-    from ..prompts.records import core_prompts
+    from oma_analysis.prompts.records import core_prompts
 
     lines = "".join(r.to_json() + "\n" for r in core_prompts())
     if out:
@@ -60,7 +60,7 @@ def core(out: str | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file: str) -> None:
     """Check a prompt JSONL file; errors name the line and field."""
-    from ..prompts.records import read_prompts
+    from oma_analysis.prompts.records import read_prompts
 
     click.echo(f"{file}: {len(read_prompts(file))} valid prompt records")
 
@@ -78,8 +78,8 @@ def split(file: str, out_dev: str | None, out_test: str | None, run_id: str | No
     """Assign FILE's prompts to dev/test with the keyed hash (key from $OMA_SPLIT_KEY).
 
     Test prompts are written only with --release-test RUN_ID, and each release is logged."""
-    from ..prompts.records import read_prompts, write_prompts
-    from ..prompts.secret import record_release, split_key, split_records
+    from oma_analysis.prompts.records import read_prompts, write_prompts
+    from oma_analysis.prompts.secret import record_release, split_key, split_records
 
     if out_test and not run_id:
         raise OmaError("--out-test: refusing to write test prompts without --release-test RUN_ID "
@@ -109,7 +109,7 @@ def split(file: str, out_dev: str | None, out_test: str | None, run_id: str | No
               help="Test prompt JSONL or canary list; without it any canary-shaped string is reported.")
 def canary_scan(file: str, canaries: str | None) -> None:
     """Find test-set canaries in FILE (model outputs, training data). Exit 1 if any is found."""
-    from ..prompts.secret import load_canaries, scan_file
+    from oma_analysis.prompts.secret import load_canaries, scan_file
 
     known = load_canaries(canaries) if canaries else None
     hits = scan_file(file, known)
@@ -129,8 +129,8 @@ def canary_scan(file: str, canaries: str | None) -> None:
 @click.option("--skip-bad-rows", is_flag=True, help="Logs: skip bad rows (listed on stderr) instead of stopping.")
 def import_(fmt: str, path: str, out: str | None, completions_out: str | None, skip_bad_rows: bool) -> None:
     """Import prompts (and their completions) from IFEval, Self-Instruct or usage logs."""
-    from ..generate.records import write_completions
-    from ..prompts.importers import import_any, import_logs
+    from oma_analysis.generate.records import write_completions
+    from oma_analysis.prompts.importers import import_any, import_logs
 
     res = import_logs(path, on_error="skip") if fmt == "logs" and skip_bad_rows else import_any(fmt, path)
     lines = "".join(r.to_json() + "\n" for r in res.prompts)

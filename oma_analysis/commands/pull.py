@@ -13,7 +13,7 @@ def server_url() -> str:
     """The Label Studio URL `connect()` uses (recorded in each snapshot)."""
     import os
 
-    from ..labelstudio.server import ServerState, oma_home
+    from oma_analysis.labelstudio.server import ServerState, oma_home
 
     st = ServerState.load(oma_home())
     return os.environ.get("OMA_LS_URL") or (st.url if st else "")
@@ -21,9 +21,9 @@ def server_url() -> str:
 
 def resolve_projects(client, refs: tuple[str, ...], all_projects: bool) -> list:
     """Projects named by id/title, or every project of the server (a study's projects, later)."""
-    from .. import OmaError
-    from ..labelstudio.client import with_retries
-    from ..labelstudio.projects import find_project
+    from oma_analysis import OmaError
+    from oma_analysis.labelstudio.client import with_retries
+    from oma_analysis.labelstudio.projects import find_project
 
     if all_projects and refs:
         raise OmaError("--all and --project exclude each other")
@@ -44,13 +44,13 @@ def pull(project_refs: tuple[str, ...], all_projects: bool, out: str | None, fmt
          study_name: str | None = None) -> None:
     """Export all tasks with full annotations and predictions to OUT (written atomically), and keep
     a dated, hashed JSON snapshot of each project in $OMA_HOME/snapshots (for `oma audit`)."""
-    from .. import OmaError
-    from ..labelstudio.client import connect
-    from ..labelstudio.pull import pull_and_keep
-    from ..labelstudio.server import oma_home
+    from oma_analysis import OmaError
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.pull import pull_and_keep
+    from oma_analysis.labelstudio.server import oma_home
 
     if study_name:  # a study (commands/study.py)
-        from .study import pull_study_cmd
+        from oma_analysis.commands.study import pull_study_cmd
 
         if fmt != "JSON":
             raise click.UsageError("--study: a study pull is written as JSON")

@@ -33,9 +33,9 @@ def selfprobe(model_spec: str, data: Path, completions: Path | None, epochs: flo
     often it classifies its own completions as not meeting the user's intent."""
     from transformers.utils import logging as hf_logging
 
-    from ..classifier_export import last_user_turn
-    from ..selfprobe import run
-    from .train import read_training_file
+    from oma_analysis.classifier_export import last_user_turn
+    from oma_analysis.commands.train import read_training_file
+    from oma_analysis.selfprobe import run
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # keep --json output one clean line
@@ -43,7 +43,7 @@ def selfprobe(model_spec: str, data: Path, completions: Path | None, epochs: flo
     rows = list(zip(df["text_a"], df["text_b"], df["label"].astype(int), strict=True))
     own = None
     if completions is not None:
-        from ..generate.records import read_completions
+        from oma_analysis.generate.records import read_completions
 
         own = [(last_user_turn(c.messages) or "", c.text) for c in read_completions(completions)]
     rep = run(model_spec, rows, own, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,

@@ -25,7 +25,7 @@ def study() -> None:
               help="Where labellers read the manual (`oma manual serve`), linked from the instructions.")
 def create(name: str, kind: str, overlap: int, seed: int, manual_url: str | None) -> None:
     """Create study NAME and its gold project on the researcher's Label Studio (`oma ls up`)."""
-    from ..labelstudio.study import create_study
+    from oma_analysis.labelstudio.study import create_study
 
     st = create_study(name, kind=kind, overlap=overlap, seed=seed, manual_url=manual_url)
     click.echo(f"study {st.name}: {st.kind}, overlap {st.overlap}, rubric {st.rubric_version}, "
@@ -36,8 +36,8 @@ def create(name: str, kind: str, overlap: int, seed: int, manual_url: str | None
 @click.argument("name")
 def up(name: str) -> None:
     """Start every labeller's workspace (concurrently) and set up their project."""
-    from ..labelstudio.study import Study
-    from ..labelstudio.study import up as do_up
+    from oma_analysis.labelstudio.study import Study
+    from oma_analysis.labelstudio.study import up as do_up
 
     for w in do_up(Study.load(name)):
         click.echo(f"{w.email}: {w.url} (project {w.project_id})")
@@ -47,8 +47,8 @@ def up(name: str) -> None:
 @click.argument("name")
 def down(name: str) -> None:
     """Stop every labeller's workspace."""
-    from ..labelstudio.study import Study
-    from ..labelstudio.workspaces import stop_all
+    from oma_analysis.labelstudio.study import Study
+    from oma_analysis.labelstudio.workspaces import stop_all
 
     click.echo(f"stopped {stop_all(Study.load(name).team)} workspace(s)")
 
@@ -57,7 +57,7 @@ def down(name: str) -> None:
 @click.argument("name")
 def status(name: str) -> None:
     """The study's team, workspaces and batches."""
-    from ..labelstudio.study import Study
+    from oma_analysis.labelstudio.study import Study
 
     st = Study.load(name)
     click.echo(f"study {st.name}: {st.kind}, overlap {st.overlap}, rubric {st.rubric_version}, manual "
@@ -71,10 +71,10 @@ def status(name: str) -> None:
 
 def push_to_study(name: str, file: str, codemap: str | None, gold: bool, test_run: str | None) -> None:
     """`oma tasks push FILE --study NAME [--gold]` (called from commands/tasks.py)."""
-    from ..blinding import CodeMap
-    from ..labelstudio.push import prepare, read_jsonl
-    from ..labelstudio.study import Study, push_study
-    from ..rubric.xml import render
+    from oma_analysis.blinding import CodeMap
+    from oma_analysis.labelstudio.push import prepare, read_jsonl
+    from oma_analysis.labelstudio.study import Study, push_study
+    from oma_analysis.rubric.xml import render
 
     st = Study.load(name)
     cm_path = Path(codemap or f"{file}.codemap.json")
@@ -100,7 +100,7 @@ def pull(name: str, out: str, no_resume: bool) -> None:
 
 
 def pull_study_cmd(name: str, out: str, resume: bool = True) -> None:
-    from ..labelstudio.study import Study, pull_study
+    from oma_analysis.labelstudio.study import Study, pull_study
 
     res = pull_study(Study.load(name), out, resume=resume)
     click.echo(f"study {name}: {res.tasks} tasks, {sum(res.annotations.values())} labeller annotations, "
@@ -118,8 +118,8 @@ def pull_study_cmd(name: str, out: str, resume: bool = True) -> None:
 def versions(export: str, codemap: str | None, out: str | None) -> None:
     """Per rubric/manual version and batch of a study pull: agreement on every question, ambiguous
     share, gold accuracy per labeller, and the questions of lowest agreement."""
-    from ..ingest import read_input
-    from ..versions import per_version, task_versions
+    from oma_analysis.ingest import read_input
+    from oma_analysis.versions import per_version, task_versions
 
     tables = per_version(read_input(export, codemap=codemap).frame, task_versions(export))
     for name, t in tables.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 
 def register(group: click.Group) -> None:
@@ -69,10 +69,10 @@ def build(source: str, kind: str, out: str, codemap: str, manifest: str | None, 
           gold: str | None, gold_rate: float, gold_in_data: bool, pair_by: str, models_file: str | None,
           swap_share: float, variant_set: str | None, baseline: str | None, seed: int | None) -> None:
     """Build Label Studio tasks from SOURCE (completion records or --from a data set)."""
-    from ..blinding import CodeMap
-    from ..generate.records import read_completions
-    from ..prompts.importers import import_any
-    from ..tasks.build import build as do_build
+    from oma_analysis.blinding import CodeMap
+    from oma_analysis.generate.records import read_completions
+    from oma_analysis.prompts.importers import import_any
+    from oma_analysis.tasks.build import build as do_build
 
     if from_ == "completions":
         comps = read_completions(source)

@@ -20,8 +20,8 @@ def team() -> None:
 def add(emails: tuple[str, ...], study_name: str) -> None:
     """Give each labeller EMAIL their own Label Studio (started concurrently; about a minute each on
     a small machine) with the study's project, and print the invite link to send them."""
-    from ..labelstudio.study import Study, add_team
-    from ..labelstudio.workspaces import invite_url
+    from oma_analysis.labelstudio.study import Study, add_team
+    from oma_analysis.labelstudio.workspaces import invite_url
 
     st = Study.load(study_name)
     new = add_team(st, emails)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 
 def _label(v: object, where: str) -> int:
-    from ..classifier import verdict_label
+    from oma_analysis.classifier import verdict_label
 
     s = str(v).strip().lower()
     if s in ("1", "1.0", "not_met", "true"):
@@ -31,7 +31,7 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
     """Read prompt/completion/label rows into the classifier's ``text_a, text_b, label`` frame."""
     import pandas as pd
 
-    from ..rubric import RUBRIC
+    from oma_analysis.rubric import RUBRIC
 
     rows: list[tuple[str, str, int, str]] = []
     if not path.is_file():
@@ -43,7 +43,7 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
             raise OmaError(f"{path}: not a readable CSV ({exc})") from exc
         recs = [(i + 2, r) for i, r in enumerate(df.to_dict("records"))]  # line 1 is the header
     else:
-        from ..jsonl import iter_jsonl
+        from oma_analysis.jsonl import iter_jsonl
 
         recs = list(iter_jsonl(path))
     middle = RUBRIC.verdict.choices[1].id
@@ -86,13 +86,13 @@ def register(group: click.Group) -> None:
         """Fine-tune the intent classifier (all-MiniLM-L6-v2) and publish a new model version."""
         from transformers.utils import logging as hf_logging
 
-        from ..classifier import train
+        from oma_analysis.classifier import train
 
         if (data is None) == (export is None):
             raise OmaError("give exactly one of --data FILE or --export FILE")
         hf_logging.set_verbosity_error()
         if export is not None:
-            from ..classifier_export import training_frame
+            from oma_analysis.classifier_export import training_frame
 
             df = training_frame(export, codemap)
         else:

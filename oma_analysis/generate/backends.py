@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .. import OmaError
-from .framing import DOCUMENT_STOP, Variant, chat_text, cut_at_stop, document_prefix
+from oma_analysis import OmaError
+from oma_analysis.generate.framing import DOCUMENT_STOP, Variant, chat_text, cut_at_stop, document_prefix
 
 API_KEY_ENVS = ("OPENAI_API_KEY", "OMA_API_KEY")
 
@@ -74,7 +74,7 @@ class Generator(Protocol):
 def make_generator(spec: str, device: str | None = None) -> Generator:
     """The one constructor: ``local:NAME`` (packaged models), ``hf:PATH``, ``gguf:FILE`` or
     ``openai:BASE_URL#MODEL`` (also a named endpoint from ``$OMA_HOME/models.yaml``)."""
-    from ..models import check_available, checkpoint
+    from oma_analysis.models import check_available, checkpoint
 
     m = check_available(spec)
     if os.environ.get("OMA_TORCH_THREADS"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 FRAMINGS = ("chat", "completion")
 DEFAULT_VARIANTS = "chat,completion,temp:0,temp:0.7,temp:1.0"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import OmaError
-from ..jsonl import iter_jsonl
+from oma_analysis import OmaError
+from oma_analysis.jsonl import iter_jsonl
 
 _REQUIRED = ("key", "prompt_id", "messages", "model", "variant", "text")
 

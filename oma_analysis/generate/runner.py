@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import OmaError
-from ..prompts.records import PromptRecord
-from .backends import Generator, GenParams, Output, make_generator, parse_model
-from .framing import Variant
-from .records import Completion, cache_key, read_completions
+from oma_analysis import OmaError
+from oma_analysis.generate.backends import Generator, GenParams, Output, make_generator, parse_model
+from oma_analysis.generate.framing import Variant
+from oma_analysis.generate.records import Completion, cache_key, read_completions
+from oma_analysis.prompts.records import PromptRecord
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def run(prompts: list[PromptRecord], model_spec: str, out: str | Path, variants:
 
     from tqdm import tqdm
 
-    from .records import content_hash
+    from oma_analysis.generate.records import content_hash
 
     params = params or GenParams()
     if samples < 1 or concurrency < 1 or batch_size < 1:

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .. import OmaError
-from ..procs import alive
-from .server import ServerState, redact_database_url
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.server import ServerState, redact_database_url
+from oma_analysis.procs import alive
 
 SQLITE_NAME = "label_studio.sqlite3"  # LS 1.23: DATABASE_NAME_DEFAULT in core/settings/base.py
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from .. import OmaError
-from .server import ServerState, load_credentials, oma_home
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.server import ServerState, load_credentials, oma_home
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 OBJECT_TAGS = {"Text", "Paragraphs", "HyperText", "Image", "Audio", "Video", "Table", "TimeSeries",
                "Markdown", "Chat"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 MANUAL_DIR = Path(__file__).resolve().parents[2] / "manual"
 # The pages a labeller needs while labelling, in the order shown; a page absent from this manual

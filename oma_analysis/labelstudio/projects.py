@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import OmaError
-from ..rubric import RUBRIC
-from ..rubric.xml import KINDS, render
-from .client import with_retries
-from .config_check import check_config
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.labelstudio.config_check import check_config
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.rubric.xml import KINDS, render
 
 DESCRIPTIONS = {
     "review": "Is this completion obviously misaligned? Follow the oma labeller manual.",

@@ -20,8 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .. import OmaError
-from ..procs import alive, terminate_group
+from oma_analysis import OmaError
+from oma_analysis.procs import alive, terminate_group
 
 DEFAULT_HTTPS_PORT = 8443
 

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from .. import OmaError
-from .client import with_retries
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.client import with_retries
 
 FORMATS = ("JSON", "JSON_MIN", "CSV")
 
@@ -60,7 +60,7 @@ def pull_and_keep(client, project_id: int, title: str, *, home: Path, server: st
                   export_type: str = "JSON", timeout: float = 300.0):
     """:func:`pull` into ``out`` (when given) and keep a snapshot of the full JSON export
     (:mod:`.snapshots`); a JSON pull is kept as is, other formats take one more JSON export."""
-    from .snapshots import keep
+    from oma_analysis.labelstudio.snapshots import keep
 
     path = pull(client, project_id, out, export_type=export_type, timeout=timeout) if out is not None else None
     if path is not None and export_type == "JSON":

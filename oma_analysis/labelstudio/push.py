@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import OmaError
-from ..blinding import CodeMap, assert_blind
-from ..jsonl import read_objects
-from .client import with_retries
-from .config_check import validate_results
+from oma_analysis import OmaError
+from oma_analysis.blinding import CodeMap, assert_blind
+from oma_analysis.jsonl import read_objects
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.labelstudio.config_check import validate_results
 
 TASK_KEY = "task_key"
 
@@ -61,7 +61,7 @@ def completion_to_task(rec: dict, codes: CodeMap, where: str) -> dict:
 
 def result_answers(results: list[dict]) -> dict[str, object]:
     """{question: answer} of a review ``result`` list (choices of single questions unwrapped)."""
-    from ..rubric import RUBRIC
+    from oma_analysis.rubric import RUBRIC
 
     kinds = {q.name: q.kind for q in RUBRIC.task_questions("review")}
     out: dict[str, object] = {}
@@ -76,7 +76,7 @@ def result_answers(results: list[dict]) -> dict[str, object]:
 def refuse_contradictions(results: list[dict], *, what: str, where: str) -> None:
     """oma never creates an annotation or prediction whose answers contradict each other
     (``none`` beside a breach, a failure without its required answers, ...): see rubric.rule."""
-    from ..rubric import contradictions
+    from oma_analysis.rubric import contradictions
 
     why = contradictions(result_answers(results))
     if why:
@@ -93,7 +93,7 @@ TEST_RUN_ENV = "OMA_TEST_RUN"
 
 def _secret_test_prompt(rec: dict, task: dict) -> str | None:
     """Why ``rec`` is a secret test prompt (split "test", a canary field, a canary in the text), or None."""
-    from ..prompts.secret import CANARY_PREFIX, CANARY_RE
+    from oma_analysis.prompts.secret import CANARY_PREFIX, CANARY_RE
 
     if rec.get("split") == "test":
         return "split 'test'"

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import OmaError
-from .audit import Finding, _who, annotations
-from .client import with_retries
-from .snapshots import Snapshot, project_dir
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.audit import Finding, _who, annotations
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.labelstudio.snapshots import Snapshot, project_dir
 
 # Annotation fields sent back on re-creation (the rest is Label Studio's bookkeeping).
 _KEEP = ("result", "was_cancelled", "ground_truth", "lead_time")

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .. import OmaError
-from ..procs import alive, terminate_group
+from oma_analysis import OmaError
+from oma_analysis.procs import alive, terminate_group
 
 DEFAULT_PORT = 8080
 
@@ -177,7 +177,7 @@ def start(
     ``host``: team mode. Label Studio still listens on 127.0.0.1 only; nginx serves it over TLS on
     ``host:https_port`` (see :mod:`.proxy`), with secure cookies, CSRF trusted origin and allowed
     hosts set for that address, and Label Studio's default SSRF guard kept on."""
-    from . import proxy
+    from oma_analysis.labelstudio import proxy
 
     home = home or oma_home()
     if host is not None and host.strip("[]") in ("", "0.0.0.0", "::"):
@@ -258,7 +258,7 @@ def _path(p: str | Path | None) -> Path | None:
 
 def team_env(public_url: str, host: str, backend_addr: str | None = None) -> dict[str, str]:
     """Label Studio's settings behind the TLS proxy (names as LS 1.23's core/settings read them)."""
-    from .ssrf import guard_env
+    from oma_analysis.labelstudio.ssrf import guard_env
 
     return {
         # request.is_secure() from nginx's X-Forwarded-Proto (LS has no variable for it).
@@ -319,7 +319,7 @@ def stop(home: Path | None = None, timeout: float = 20.0) -> bool:
     if not state:
         return False
     if state.proxy_pid:
-        from . import proxy
+        from oma_analysis.labelstudio import proxy
 
         proxy.stop(state.proxy_pid)
     was_alive = terminate_group(state.pid, timeout)

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import OmaError
-from ..elicitation import compare_question
-from ..evidence import probe_questions
-from ..rubric import RUBRIC
-from .client import with_retries
-from .simulator import answers_to_result
+from oma_analysis import OmaError
+from oma_analysis.elicitation import compare_question
+from oma_analysis.evidence import probe_questions
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.labelstudio.simulator import answers_to_result
+from oma_analysis.rubric import RUBRIC
 
 # The simulation's truth vocabulary for a variant against the deployed completion (score of the
 # variant on the compare question's 5-point scale).
@@ -125,8 +125,8 @@ def probe_truth(codes: Mapping[str, Mapping]) -> dict[str, tuple[str, str, str, 
 def _simulate(url: str, admin_token: str, project_id: int, labellers: Sequence, overlap: int, seed: int,
               code_field: str, to_name: str, task_kind: str,
               answer: Callable[[object, str, np.random.Generator], dict]) -> dict:
-    from .client import connect
-    from .users import signup_annotator
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.users import signup_annotator
 
     if overlap > len(labellers):
         raise OmaError(f"--overlap {overlap} is more than the {len(labellers)} simulated labellers")

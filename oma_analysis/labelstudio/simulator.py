@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import OmaError
-from ..aggregate import VERDICTS
-from ..rubric import RUBRIC, contradictions
-from .client import with_retries
+from oma_analysis import OmaError
+from oma_analysis.aggregate import VERDICTS
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.rubric import RUBRIC, contradictions
 
 
 def failure_item(failure: str) -> str:
@@ -126,8 +126,8 @@ def simulate_annotations(url: str, admin_token: str, project_id: int, labellers:
     """
     from tqdm import tqdm
 
-    from .client import connect
-    from .users import signup_annotator
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.users import signup_annotator
 
     if overlap > len(labellers):
         raise OmaError(f"--overlap {overlap} is more than the {len(labellers)} simulated labellers")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import ipaddress
 from functools import cache
 from pathlib import Path
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 
 @cache

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import OmaError
-from ..procs import free_port
-from ..rubric import RUBRIC
-from ..rubric.xml import KINDS
-from .client import with_retries
-from .push import TASK_KEY
-from .server import oma_home
-from .workspaces import Workspace, slug, start_all
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.client import with_retries
+from oma_analysis.labelstudio.push import TASK_KEY
+from oma_analysis.labelstudio.server import oma_home
+from oma_analysis.labelstudio.workspaces import Workspace, slug, start_all
+from oma_analysis.procs import free_port
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.rubric.xml import KINDS
 
 STUDY_FILE = "study.json"
 
@@ -106,7 +106,7 @@ class Study:
 
 
 def _researcher():
-    from .client import connect
+    from oma_analysis.labelstudio.client import connect
 
     return connect()
 
@@ -114,8 +114,8 @@ def _researcher():
 def create_study(name: str, *, kind: str = "review", overlap: int = 2, seed: int = 0,
                  manual_url: str | None = None, researcher=None, home: Path | None = None) -> Study:
     """Create (or load and update) the study and its gold project on the researcher's server."""
-    from .instructions import manual_version
-    from .projects import create_or_update
+    from oma_analysis.labelstudio.instructions import manual_version
+    from oma_analysis.labelstudio.projects import create_or_update
 
     if kind not in KINDS:
         raise OmaError(f"--kind: unknown project kind {kind!r}; expected one of {KINDS}")
@@ -137,8 +137,8 @@ def create_study(name: str, *, kind: str = "review", overlap: int = 2, seed: int
 def configure_project(st: Study, ws: Workspace):
     """The labeller's project in their workspace: the study's config, one annotation per task,
     instructions from the manual shown before labelling."""
-    from .instructions import instructions_html
-    from .projects import create_or_update
+    from oma_analysis.labelstudio.instructions import instructions_html
+    from oma_analysis.labelstudio.projects import create_or_update
 
     client = ws.client()
     proj = create_or_update(client, st.kind, title=st.title, overlap=1)
@@ -244,7 +244,7 @@ def push_study(st: Study, tasks: Sequence[dict], *, gold: bool = False, source: 
     answers (the records' ``annotations``) to the researcher's gold project only, and without
     answers or predictions into every labeller's queue. Already pushed tasks keep their labellers,
     so a rerun sends only what is missing."""
-    from .push import push
+    from oma_analysis.labelstudio.push import push
 
     if not st.team:
         raise OmaError(f"study {st.name!r} has no team yet: run `oma team add --study {st.name} EMAIL...`")
@@ -314,8 +314,8 @@ class StudyPull:
 
 
 def _export_one(url: str, token: str, project_id: int, part: Path, resume: bool) -> bool:
-    from .client import connect
-    from .pull import pull
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.pull import pull
 
     if resume and part.exists():
         return True
@@ -328,7 +328,7 @@ def pull_study(st: Study, out: str | Path, *, resume: bool = True, researcher_to
     """Export every workspace and the gold project concurrently into ``OUT.parts/`` and merge them
     into ``out``. An interrupted pull leaves the finished parts, which a rerun reuses; a finished
     pull removes them. ``on_part(name, path)`` is called for every part (e.g. to snapshot it)."""
-    from .server import ServerState, load_credentials
+    from oma_analysis.labelstudio.server import ServerState, load_credentials
 
     out = Path(out)
     parts = out.with_name(out.name + ".parts")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import OmaError
-from .client import connect
+from oma_analysis import OmaError
+from oma_analysis.labelstudio.client import connect
 
 
 @dataclass(frozen=True)

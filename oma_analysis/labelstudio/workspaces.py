@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import OmaError
-from . import server
+from oma_analysis import OmaError
+from oma_analysis.labelstudio import server
 
 # Credentials a researcher has in the environment for *their* server: a workspace must never
 # inherit them (server.start would otherwise give every workspace the researcher's admin token).
@@ -61,12 +61,12 @@ class Workspace:
 
     def running(self) -> bool:
         st = server.ServerState.load(Path(self.home))
-        from ..procs import alive
+        from oma_analysis.procs import alive
 
         return bool(st and alive(st.pid))
 
     def client(self):
-        from .client import connect
+        from oma_analysis.labelstudio.client import connect
 
         return connect(self.url, self.admin_token())
 
@@ -121,7 +121,7 @@ def labeller_password(ws: Workspace) -> str:
 
 def invite_url(ws: Workspace) -> str:
     """The sign-up link of the workspace's organisation (what the researcher sends the labeller)."""
-    from .client import with_retries
+    from oma_analysis.labelstudio.client import with_retries
 
     inv = with_retries(lambda: ws.client().organizations.invites.get_invite_link(), f"invite link of {ws.url}")
     return ws.url.rstrip("/") + inv.invite_url

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import OmaError
-from ..generate.records import Completion
-from ..jsonl import iter_jsonl
-from .records import Constraints, PromptRecord
+from oma_analysis import OmaError
+from oma_analysis.generate.records import Completion
+from oma_analysis.jsonl import iter_jsonl
+from oma_analysis.prompts.records import Constraints, PromptRecord
 
 _DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 IFEVAL_DIR = _DATASETS / "ifeval"

@@ -16,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .. import OmaError
-from ..jsonl import parse_jsonl
-from ..rubric import RUBRIC
+from oma_analysis import OmaError
+from oma_analysis.jsonl import parse_jsonl
+from oma_analysis.rubric import RUBRIC
 
 SPLITS = ("dev", "test")
 ROLES = ("system", "user", "assistant")

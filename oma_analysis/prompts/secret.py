@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import OmaError
-from .records import PromptRecord
+from oma_analysis import OmaError
+from oma_analysis.prompts.records import PromptRecord
 
 KEY_ENV = "OMA_SPLIT_KEY"
 CANARY_PREFIX = "OMA-CANARY-"
@@ -115,7 +115,7 @@ def record_release(log: str | Path, run_id: str, test_path: str | Path, records:
     >>> record_release(os.path.join(d, "r.jsonl"), "run-1", "t.jsonl", [], b"k" * 16, 0.3)["n_test"]
     0
     """
-    from .records import prompt_set_hash
+    from oma_analysis.prompts.records import prompt_set_hash
 
     if not run_id.strip():
         raise OmaError("--release-test: the run id must not be empty")

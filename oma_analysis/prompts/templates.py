@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .records import Constraints, PromptRecord
+from oma_analysis.prompts.records import Constraints, PromptRecord
 
 MAX_CONSTRAINTS = 3
 

@@ -6,6 +6,6 @@ Dawid–Skene confusion matrices, calibration by week, top disagreements. Plots 
 (Agg) PNGs embedded as base64, so the page needs nothing beside it.
 """
 
-from .build import build_report, provenance
+from oma_analysis.report.build import build_report, provenance
 
 __all__ = ["build_report", "provenance"]

@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
-from ..certify import certify
-from ..compare import compare_models
-from ..dawid_skene import dawid_skene
-from ..disagreements import disagreements
-from ..labeller_table import labeller_records, records_frame
-from ..labellers import calibration, gold_labels
-from ..rates import bounded_rates, rates_records
-from ..rubric import RUBRIC
+from oma_analysis import __version__
+from oma_analysis.aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
+from oma_analysis.certify import certify
+from oma_analysis.compare import compare_models
+from oma_analysis.dawid_skene import dawid_skene
+from oma_analysis.disagreements import disagreements
+from oma_analysis.labeller_table import labeller_records, records_frame
+from oma_analysis.labellers import calibration, gold_labels
+from oma_analysis.rates import bounded_rates, rates_records
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["build_report", "provenance", "sha256_file"]
 
@@ -73,7 +73,7 @@ def _percent_agreement(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _agreement(rows: pd.DataFrame) -> dict:
     try:
-        from ..agreement import agreement_by_category, agreement_by_question
+        from oma_analysis.agreement import agreement_by_category, agreement_by_question
     except ImportError:
         return {"source": "fallback: percent agreement (oma_analysis.agreement not available)",
                 "by_question": _records(_percent_agreement(rows))}
@@ -119,14 +119,14 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     / ``known``, the probe and variant evidence of those frames feeds the profiles."""
     from tqdm.auto import tqdm
 
-    from . import plots
-    from .html import render
-    from .profiles import profiles_section
+    from oma_analysis.report import plots
+    from oma_analysis.report.html import render
+    from oma_analysis.report.profiles import profiles_section
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if elicitation:  # as `oma rates`: the evidence of every frame of the run, INPUT included
-        from ..evidence import known_facts, run_evidence
+        from oma_analysis.evidence import known_facts, run_evidence
 
         run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
         evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
@@ -217,7 +217,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "profiles": {k: _records(v) if isinstance(v, pd.DataFrame) else v for k, v in prof.items()},
     }
     if elicitation:
-        from .elicitation import elicitation_section
+        from oma_analysis.report.elicitation import elicitation_section
 
         section = elicitation_section(frame, elicitation.get("frames", ()), elicitation["codes"], policy, confidence,
                                       elicitation.get("truth"))

@@ -6,7 +6,7 @@ import html
 
 import pandas as pd
 
-from ..rubric import RUBRIC
+from oma_analysis.rubric import RUBRIC
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;
@@ -72,7 +72,7 @@ def render(report: dict, figs: dict[str, str]) -> str:
         parts.append("<details><summary>Per failure type and capability item</summary>" + _table(rest, cols)
                      + "</details>")
     if report.get("elicitation"):
-        from .elicitation import render_html
+        from oma_analysis.report.elicitation import render_html
 
         el = report["elicitation"]
         parts.append(render_html(el.get("by_model", {}), {r["model"]: r for r in overall}))
@@ -108,7 +108,7 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if any(r.get("kappa_paradox") for r in a["by_question"]):
         parts.append('<p class="note">Prevalence below 10 %: kappa and alpha are depressed by the kappa '
                      "paradox; read AC1 and positive agreement beside them.</p>")
-    from .profiles import render_profiles
+    from oma_analysis.report.profiles import render_profiles
 
     parts.append(render_profiles(report.get("profiles"), _table))
     parts.append("<h2>Labellers</h2>" + _img(figs["labellers"], "labeller heatmap"))

@@ -21,7 +21,7 @@ from typing import Literal
 
 import yaml
 
-from .rule import (
+from oma_analysis.rubric.rule import (
     contradictions,
     derived_labels,
     effective_verdict,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import RUBRIC, Rubric
+from oma_analysis.rubric import RUBRIC, Rubric
 
 HEADER = "<!-- generated from oma_analysis/rubric/rubric.yaml by `oma manual tables`; do not edit -->\n\n"
 

@@ -74,7 +74,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from . import Rubric
+    from oma_analysis.rubric import Rubric
 
 Outcome = Literal["counts", "possible", "ruled_out"]
 Answers = Mapping[str, "str | Sequence[str] | None"]
@@ -84,7 +84,7 @@ Capability = Mapping[str, str]
 
 def _rubric(rubric: Rubric | None) -> Rubric:
     if rubric is None:
-        from . import RUBRIC
+        from oma_analysis.rubric import RUBRIC
 
         return RUBRIC
     return rubric

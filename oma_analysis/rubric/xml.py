@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from . import RUBRIC, Choice, Question, Rubric
+from oma_analysis.rubric import RUBRIC, Choice, Question, Rubric
 
 KINDS = ("review", "compare", "probe")
 
@@ -187,7 +187,7 @@ def load_policy(path: str | Path) -> tuple[str, str]:
     text = Path(path).read_text(encoding="utf-8")
     head, _, body = text.partition("\n")
     if not head.lower().startswith("version:") or not body.strip():
-        from .. import OmaError
+        from oma_analysis import OmaError
 
         raise OmaError(f"{path}: a usage policy file starts with a line 'version: X', then the policy text")
     return head.split(":", 1)[1].strip(), body.strip()

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .. import OmaError
+from oma_analysis import OmaError
 
 #: result columns, in order (``result`` is exactly the ``oma checks --json`` line of the record)
 COLUMNS = ("shard", "line", "id", "model", "date", "n_checks", "failed", "result")
@@ -85,7 +85,7 @@ _CLASSIFIERS: dict[str, object] = {}  # per process: a Ray worker loads the mode
 
 
 def _classifier(root: str):
-    from ..classifier.model import IntentClassifier
+    from oma_analysis.classifier.model import IntentClassifier
 
     if root not in _CLASSIFIERS:
         _CLASSIFIERS[root] = IntentClassifier.load(root)
@@ -97,7 +97,7 @@ def check_batch(batch: pd.DataFrame, classifier: str | None = None) -> pd.DataFr
     ``shard, line, record`` in, :data:`COLUMNS` out, one row per record, same order. With
     ``classifier`` (a model root, as ``oma train --out`` writes it) also ``p_not_met`` (the intent
     classifier's P(intent not met) for (prompt, response)) and ``classifier_version``."""
-    from ..checks import check_record
+    from oma_analysis.checks import check_record
 
     out: dict[str, list] = {c: [] for c in COLUMNS}
     pairs: list[tuple[str, str]] = []

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import OmaError, __version__
-from ..blinding import FREE_TEXT, CodeMap, find_leaks
-from ..blinding import data_field as _data_field
-from ..generate.records import Completion
-from ..prompts.records import set_hash
-from ..rubric import RUBRIC
+from oma_analysis import OmaError, __version__
+from oma_analysis.blinding import FREE_TEXT, CodeMap, find_leaks
+from oma_analysis.blinding import data_field as _data_field
+from oma_analysis.generate.records import Completion
+from oma_analysis.prompts.records import set_hash
+from oma_analysis.rubric import RUBRIC
 
 KINDS = ("review", "compare")
 PAIR_BY = ("variant", "model", "deployed")
