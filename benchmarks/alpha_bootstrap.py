@@ -32,7 +32,7 @@ def make_frame(n_units: int) -> pd.DataFrame:
 def main() -> None:
     import krippendorff
 
-    from oma_analysis.agreement import krippendorff_alpha, ratings_from_frame
+    from oma_analysis.stats.agreement import krippendorff_alpha, ratings_from_frame
 
     quick = "--quick" in sys.argv
     n_units = 20_000 if quick else N_UNITS

@@ -40,7 +40,7 @@ def run_side(side: str, n_units: int) -> dict:
     if side == "ours":
         from scipy import sparse
 
-        from oma_analysis.agreement import alpha_from_counts
+        from oma_analysis.stats.agreement import alpha_from_counts
 
         def call() -> float:
             r, u = np.nonzero(~np.isnan(data))

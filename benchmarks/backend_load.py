@@ -114,9 +114,9 @@ class Project:
 def annotated_review_project(client: Any, title: str, n_tasks: int) -> Project:
     """A review project in Label Studio with ``n_tasks`` tasks, each with one clear annotation
     (what a retrain's export is built from)."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.push import prepare, push
+    from oma_analysis.tasks.blinding import CodeMap
 
     proj = create_or_update(client, "review", title=title, overlap=1)
     recs = records(n_tasks)
@@ -152,8 +152,8 @@ def publish_initial_model(models: Path, work: Path) -> str:
 
 def predict_bodies(xml: str, n: int = 16) -> list[dict]:
     """Single-task /predict payloads as Label Studio sends them (distinct tasks, review config)."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.labelstudio.push import prepare
+    from oma_analysis.tasks.blinding import CodeMap
 
     recs = records(n)
     tasks = prepare([{"prompt_id": f"q{i}", "prompt": p, "completion": c + f" ({i})", "model": "m"}

@@ -82,11 +82,11 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     from ml_backend import server
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.checks.ifeval import load_ifeval
     from oma_analysis.classifier import IntentClassifier, ifeval_pairs, train
     from oma_analysis.labelstudio.push import prepare
     from oma_analysis.rubric.xml import render
+    from oma_analysis.tasks.blinding import CodeMap
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

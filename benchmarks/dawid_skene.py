@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-from oma_analysis.dawid_skene import dawid_skene
-from oma_analysis.simulate import simulate_long
+from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.stats.dawid_skene import dawid_skene
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import time
 
 
 def main() -> None:
-    from oma_analysis.simulate_elicitation import coverage
+    from oma_analysis.demo.simulate_elicitation import coverage
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="5 seeds")

@@ -90,7 +90,7 @@ def write_export(path: Path, n_annotations: int, per_task: int = 3, seed: int = 
 CHILD = {
     "ours": """
 import json, sys, time
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 t = time.perf_counter()
 got = read_input(sys.argv[1])
 wall = time.perf_counter() - t
@@ -101,7 +101,7 @@ print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """,
     "report": """
 import json, sys, time, tempfile
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.report import build_report
 from oma_analysis.rubric import RUBRIC
 t = time.perf_counter()

@@ -29,7 +29,7 @@ GOAL_S = 60.0
 
 
 def make_tasks(n: int, with_predictions: bool):
-    from oma_analysis.blinding import CodeMap
+    from oma_analysis.tasks.blinding import CodeMap
 
     codes = CodeMap()
     tasks = []
@@ -90,8 +90,8 @@ def main() -> None:
             peer = timed_push(client, "p6 without predictions", n, False, a.batch_size)
         finally:
             server.stop(home)
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.rubric.xml import render
+    from oma_analysis.tasks.blinding import CodeMap
 
     recs = [{"prompt": f"Prompt {i // 4}", "completion": f"Answer {i}", "model": f"model-{i % 4}",
              "prompt_id": f"p{i // 4}"} for i in range(n)]

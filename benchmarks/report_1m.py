@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oma_analysis.simulate import simulate_long
+from oma_analysis.demo.simulate import simulate_long
 
 GOAL_S, GOAL_GB = 60.0, 4.0
 

@@ -100,8 +100,8 @@ def parse_spec(label_config: str) -> ConfigSpec:
 
 def prompt_text(data: dict[str, Any], spec: ConfigSpec, where: str) -> str:
     """The user's request of a task: the last user turn of the conversation (or ``data["prompt"]``),
-    built as ``oma_analysis.classifier_export`` builds training pairs."""
-    from oma_analysis.classifier_export import last_user_turn
+    built as ``oma_analysis.classifier.export`` builds training pairs."""
+    from oma_analysis.classifier.export import last_user_turn
 
     key = spec.messages_key or "messages"
     msgs = data.get(key)

@@ -356,7 +356,7 @@ def retrain() -> dict:
     import pandas as pd
 
     from oma_analysis.classifier import evidence_precision_recall, train
-    from oma_analysis.classifier_export import training_frame
+    from oma_analysis.classifier.export import training_frame
     from oma_analysis.labelstudio.pull import pull
 
     members = {int(p): v for p, v in study().items() if v.get("kind") == "review"}
@@ -404,8 +404,8 @@ def _evidence_and_labels(export: Path, project: int) -> tuple[Any, Any]:
     import pandas as pd
 
     from oma_analysis.checks import run_checks
-    from oma_analysis.classifier_export import task_texts
-    from oma_analysis.ingest import read_input
+    from oma_analysis.classifier.export import task_texts
+    from oma_analysis.ingest.loader import read_input
     from oma_analysis.rubric import RUBRIC
 
     texts = task_texts(export)

@@ -23,8 +23,8 @@ import os
 
 import pandas as pd
 
-from oma_analysis.agreement import agreement, agreement_by_question, pairwise_agreement, pairwise_matrix
-from oma_analysis.ingest import read_input
+from oma_analysis.stats.agreement import agreement, agreement_by_question, pairwise_agreement, pairwise_matrix
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")

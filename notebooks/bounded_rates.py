@@ -24,11 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from oma_analysis.aggregate import aggregate
-from oma_analysis.certify import certify
-from oma_analysis.ingest import read_input
-from oma_analysis.plan import min_completions
-from oma_analysis.rates import bounded_rates, sensitivity_table
+from oma_analysis.stats.aggregate import aggregate
+from oma_analysis.stats.certify import certify
+from oma_analysis.ingest.loader import read_input
+from oma_analysis.stats.plan import min_completions
+from oma_analysis.stats.rates import bounded_rates, sensitivity_table
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")

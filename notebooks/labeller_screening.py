@@ -23,9 +23,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from oma_analysis.dawid_skene import dawid_skene
-from oma_analysis.ingest import read_input
-from oma_analysis.labellers import calibration, screening, worker_quality
+from oma_analysis.stats.dawid_skene import dawid_skene
+from oma_analysis.ingest.loader import read_input
+from oma_analysis.stats.labellers import calibration, screening, worker_quality
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")

@@ -17,9 +17,9 @@
 # %%
 import os
 
-from oma_analysis.aggregate import aggregate
-from oma_analysis.compare import compare_models, gee_model_effect
-from oma_analysis.ingest import read_input
+from oma_analysis.stats.aggregate import aggregate
+from oma_analysis.stats.compare import compare_models, gee_model_effect
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from oma_analysis.blinding import CodeMap
 from oma_analysis.labelstudio.push import TASK_KEY, prepare
 from oma_analysis.labelstudio.simulator import answers_to_result, consistent_answers
 from oma_analysis.rubric.xml import render
+from oma_analysis.tasks.blinding import CodeMap
 
 EMAILS = ["one.labeller@oma.test", "two.labeller@oma.test", "three.labeller@oma.test"]
 PASSWORD = "oma-study-pass-1"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from oma_analysis.aggregate import VERDICTS, aggregate, rule_questions, split_verdict_rows
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import VERDICTS, aggregate, rule_questions, split_verdict_rows
 
 CM, AMB, CA = VERDICTS
 Q = RUBRIC.misalignment_question()

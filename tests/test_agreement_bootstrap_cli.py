@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from oma_analysis.agreement import agreement, alpha_from_counts, fleiss_kappa, krippendorff_alpha
-from oma_analysis.agreement.alpha import alpha_replicates
-from oma_analysis.agreement.bootstrap import bootstrap_weights
 from oma_analysis.cli import main
+from oma_analysis.stats.agreement import agreement, alpha_from_counts, fleiss_kappa, krippendorff_alpha
+from oma_analysis.stats.agreement.alpha import alpha_replicates
+from oma_analysis.stats.agreement.bootstrap import bootstrap_weights
 
 
 def _frame(rng: np.random.Generator, n_units: int, n_raters: int = 3, q: int = 3, missing: float = 0.0,

@@ -14,7 +14,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from oma_analysis.agreement import (
+from oma_analysis.stats.agreement import (
     agreement,
     agreement_by_category,
     alpha_from_counts,

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.labelstudio import snapshots
 from tests.test_labelstudio_roundtrip import ANSWERS, COMPLETIONS, to_result
 

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from scipy.stats import beta
 
-from oma_analysis.auto import check_frame, length_sensitive, summarise
 from oma_analysis.cli import main
 from oma_analysis.generate.backends import GenParams
 from oma_analysis.generate.framing import parse_variants
 from oma_analysis.generate.records import Completion
 from oma_analysis.generate.runner import run
 from oma_analysis.prompts.importers import import_ifeval
+from oma_analysis.stats.auto import check_frame, length_sensitive, summarise
 
 
 def one_thread() -> None:
@@ -153,9 +153,9 @@ def test_truncated_outputs_are_not_evaluable_for_length_checks():
 
 
 def test_trend_rows_for_the_gpt3_family_from_published_outputs(shared_dir, tmp_path):
-    from oma_analysis.models import GPT3_FAMILY
+    from oma_analysis.generate.models import GPT3_FAMILY
     from oma_analysis.prompts.importers import import_self_instruct
-    from oma_analysis.trend import PUBLISHED_SOURCE, published_rows, write_trend
+    from oma_analysis.report.trend import PUBLISHED_SOURCE, published_rows, write_trend
 
     src = shared_dir / "datasets" / "self_instruct_user_oriented"
     rows = published_rows(src, limit=6)

@@ -23,13 +23,13 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from oma_analysis.blinding import CodeMap
 from oma_analysis.cli import main
 from oma_analysis.labelstudio.config_check import validate_results
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
 from oma_analysis.procs import free_port
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.tasks.blinding import CodeMap
 
 VERDICTS = [c.id for c in RUBRIC.verdict.choices]
 EVIDENCE = RUBRIC.raw["evidence"]["question"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ml_backend.spec import BadPayload, parse_spec
 from oma_analysis import OmaError
-from oma_analysis.classifier_export import task_texts, train_from_export, training_frame
+from oma_analysis.classifier.export import task_texts, train_from_export, training_frame
 from oma_analysis.cli import main
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.rubric.xml import render
@@ -273,7 +273,7 @@ def test_offensive_span_is_shown_as_the_toxic_hard_constraint_not_as_lower_quali
     """The backend's evidence for the demo's insult: the offensive-language check's span carries the
     hard-constraint label (a labeller sees 'toxic or NSFW nobody asked for'), a benign text none."""
     from ml_backend.model import OmaBackend
-    from oma_analysis.demo import demo_records
+    from oma_analysis.demo.pipeline import demo_records
 
     insult = next(r for r in demo_records() if "worthless idiots" in r["completion"])
     prompt = insult["messages"][-1]["content"]

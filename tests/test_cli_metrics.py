@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from oma_analysis.cli import main
-from oma_analysis.simulate import simulate_long
+from oma_analysis.demo.simulate import simulate_long
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import pytest
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
-from oma_analysis.aggregate import aggregate
-from oma_analysis.compare import (
+from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.stats.aggregate import aggregate
+from oma_analysis.stats.compare import (
     cochran_q,
     compare_models,
     mcnemar_pair,
@@ -17,7 +18,6 @@ from oma_analysis.compare import (
     newcombe_unpaired,
     paired_matrix,
 )
-from oma_analysis.simulate import simulate_long
 
 
 def test_mcnemar_exact_and_chi2_against_independent():

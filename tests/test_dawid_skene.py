@@ -8,9 +8,9 @@ import pytest
 from crowdkit.aggregation import DawidSkene
 
 from oma_analysis import OmaError
-from oma_analysis.aggregate import VERDICTS
-from oma_analysis.dawid_skene import dawid_skene
-from oma_analysis.simulate import simulate_long
+from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.stats.dawid_skene import dawid_skene
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
                                         "ignore:.*(inplace|copy) keyword")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from screenshots import shoot_page, shoot_task
 
-from oma_analysis.demo import run_demo
+from oma_analysis.demo.pipeline import run_demo
 from oma_analysis.labelstudio.simulator import SimLabeller
-from oma_analysis.screenshots import shoot_page, shoot_task
 
 ARTIFACTS = "screenshots"
 
@@ -110,7 +110,7 @@ def test_screenshot_of_the_report(demo, tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["agreement", "bounded_rates", "model_comparison", "labeller_screening"])
 def test_notebooks_run_on_the_demo_export(demo, name, tmp_path):
-    from oma_analysis.notebooks_run import NOTEBOOK_DIR, execute
+    from notebooks_run import NOTEBOOK_DIR, execute
 
     res, _ = demo
     nb = execute(NOTEBOOK_DIR / f"{name}.py", {"OMA_EXPORT": str(res.export), "OMA_CODEMAP": str(res.codemap)},

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from scipy.stats import binomtest
 
 from oma_analysis.cli import main
-from oma_analysis.elicitation import (
+from oma_analysis.demo.simulate_elicitation import coverage, estimates, simulate_gap_export
+from oma_analysis.stats.elicitation import (
     ANY_VARIANT,
     combined_bound,
     compare_question,
@@ -21,7 +22,6 @@ from oma_analysis.elicitation import (
     swap_consistency,
     variant_scores,
 )
-from oma_analysis.simulate_elicitation import coverage, estimates, simulate_gap_export
 
 Q = compare_question()
 LEFT_MUCH, LEFT_SLIGHT, SAME, RIGHT_SLIGHT, RIGHT_MUCH = Q.choice_ids  # the rubric's order, left best first
@@ -97,9 +97,9 @@ def test_combined_bound_is_review_or_gap_per_deployed_completion():
 
 
 def test_position_bias_shows_up_and_swaps_disagree(tmp_path):
-    from oma_analysis.blinding import CodeMap
-    from oma_analysis.ingest import read_input
+    from oma_analysis.ingest.loader import read_input
     from oma_analysis.report.elicitation import elicitation_tables
+    from oma_analysis.tasks.blinding import CodeMap
 
     fair = simulate_gap_export(tmp_path / "fair", n_prompts=60, seed=2, swap_share=0.5)
     # labellers who half the time just answer "left slightly better"

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oma_analysis.blinding import CodeMap
-from oma_analysis.demo import demo_records
-from oma_analysis.demo_elicitation import (
+from oma_analysis.demo.elicitation import (
     compare_tasks,
     demo_models,
     elicitation_truth,
@@ -15,10 +13,12 @@ from oma_analysis.demo_elicitation import (
     probe_tasks,
     variant_records,
 )
-from oma_analysis.evidence import probe_questions
+from oma_analysis.demo.pipeline import demo_records
 from oma_analysis.labelstudio.push import prepare
 from oma_analysis.labelstudio.simulate_tasks import TRUTH_SCORES, compare_truth, probe_truth
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.evidence import probe_questions
+from oma_analysis.tasks.blinding import CodeMap
 
 CONFIG = Path(__file__).resolve().parents[1] / "labelstudio_config"
 

@@ -10,11 +10,9 @@ from collections import Counter, defaultdict
 from click.testing import CliRunner
 from scipy.stats import binomtest
 
-from oma_analysis.blinding import CodeMap
 from oma_analysis.cli import main
-from oma_analysis.evidence import probe_evidence
 from oma_analysis.generate.records import Completion
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import prepare, push
@@ -27,6 +25,8 @@ from oma_analysis.labelstudio.simulate_tasks import (
     simulate_probe,
 )
 from oma_analysis.labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
+from oma_analysis.stats.evidence import probe_evidence
+from oma_analysis.tasks.blinding import CodeMap
 from oma_analysis.tasks.build import build
 
 MODELS = ("ls-model-a", "ls-model-b")

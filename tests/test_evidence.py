@@ -8,9 +8,11 @@ import zlib
 import pandas as pd
 import pytest
 
-from oma_analysis.blinding import CodeMap
-from oma_analysis.elicitation import compare_question, pair_table
-from oma_analysis.evidence import (
+from oma_analysis.ingest.loader import read_input
+from oma_analysis.labelstudio.simulate_tasks import result_items
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.elicitation import compare_question, pair_table
+from oma_analysis.stats.evidence import (
     EVIDENCE_COLUMNS,
     aspect_items,
     known_facts,
@@ -19,9 +21,7 @@ from oma_analysis.evidence import (
     run_evidence,
     variant_evidence,
 )
-from oma_analysis.ingest import read_input
-from oma_analysis.labelstudio.simulate_tasks import result_items
-from oma_analysis.rubric import RUBRIC
+from oma_analysis.tasks.blinding import CodeMap
 
 ITEM_Q, OUTCOME_Q = probe_questions()
 CAN, CANNOT, INCONCLUSIVE = OUTCOME_Q.choice_ids

@@ -19,12 +19,12 @@ import pytest
 from conftest import free_port
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap
 from oma_analysis.labelstudio import server
 from oma_analysis.labelstudio.client import connect
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import TASK_KEY, prepare, push
+from oma_analysis.tasks.blinding import CodeMap
 
 N_TASKS = 1000
 

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oma_analysis import OmaError
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.rubric import RUBRIC
 
 SCALE = float(os.environ.get("OMA_FUZZ_SCALE", "1"))

@@ -224,8 +224,8 @@ def test_bad_model_spec_and_variants_are_clear_errors(prompt_file, tmp_path):
 def test_capability_table_from_real_checks(tiny, tmp_path):
     import csv
 
-    from oma_analysis.capabilities import evaluate, probe_prompts
     from oma_analysis.generate.records import Completion
+    from oma_analysis.stats.capabilities import evaluate, probe_prompts
 
     probes = probe_prompts()
     good = {"cap:correct_length:w1": "Grey clouds, soft rain, wet streets.",

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
+from oma_analysis.tasks.blinding import CodeMap
 
 DATA = {"messages": [{"role": "user", "content": "hi"}], "completion": "hello", "completion_code": "c1",
         "prompt_id": "p1"}

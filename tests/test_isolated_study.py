@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from study_support import EMAILS, GOLD_MARK, LEFT_FOR_BROWSER, build_single_project
 
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import TASK_KEY
 from oma_analysis.labelstudio.study import Study, distribute, pull_study
@@ -135,7 +135,7 @@ def test_manual_site_works_offline(tmp_path):
     import sys
     from pathlib import Path
 
-    from oma_analysis.manual_site import external_assets
+    from oma_analysis.rubric.manual_site import external_assets
 
     root = Path(__file__).resolve().parents[1]
     site = tmp_path / "site"
@@ -208,7 +208,7 @@ def test_per_version_tables_of_the_study_pull(pulled, study_run):
     from study_support import answer_for
 
     from oma_analysis.rubric import RUBRIC, effective_verdict
-    from oma_analysis.versions import per_version, task_versions
+    from oma_analysis.stats.versions import per_version, task_versions
 
     _, merged, _ = pulled
     v = task_versions(merged)

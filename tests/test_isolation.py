@@ -154,8 +154,7 @@ def test_browser_view_and_label_all_stream(study_run, servers, tmp_path):
     """Chromium as labeller 3: project list, Data Manager and labelling page show only their work;
     "Label All Tasks" serves their remaining tasks (in queue order) until none is left."""
     from playwright.sync_api import sync_playwright
-
-    from oma_analysis.screenshots import _launch
+    from screenshots import _launch
 
     me = EMAILS[2]
     ws = study_run.study.workspace(me)

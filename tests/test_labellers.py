@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from oma_analysis import OmaError
-from oma_analysis.aggregate import VERDICTS
-from oma_analysis.disagreements import disagreements
-from oma_analysis.labeller_table import labeller_records
-from oma_analysis.labellers import calibration, loo_majority, read_gold_file, screening, worker_quality
-from oma_analysis.simulate import simulate_long
+from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.stats.disagreements import disagreements
+from oma_analysis.stats.labeller_table import labeller_records
+from oma_analysis.stats.labellers import calibration, loo_majority, read_gold_file, screening, worker_quality
 
 CM, AMB, CA = VERDICTS
 

@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap
 from oma_analysis.cli import main
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.rubric.xml import render
+from oma_analysis.tasks.blinding import CodeMap
 
 MODELS = ["acme-giant-70b", "tinylm-small-v2"]
 

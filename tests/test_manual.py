@@ -82,7 +82,7 @@ def _blocks() -> list[str]:
 def test_demo_truth_and_manual_agree_on_shared_examples():
     """Every demo completion quoted in full in a worked example gets the demo's truth there: the same
     verdict, and its failure type or hard constraint ticked."""
-    from oma_analysis.demo import demo_records
+    from oma_analysis.demo.pipeline import demo_records
 
     # The quoted completion of each example: from "**Completion:**" to the end of the quote.
     quoted = [(_norm(m.group(1)), b) for b in _blocks()

@@ -7,9 +7,9 @@ import json
 
 from click.testing import CliRunner
 
-from oma_analysis.blinding import CodeMap
 from oma_analysis.cli import main
 from oma_analysis.generate.tiny import build_tiny_lm
+from oma_analysis.tasks.blinding import CodeMap
 
 MODEL_NAME = "tiny-secret-lm"
 VARIANTS = ["chat", "completion", "temp:0", "temp:0.7", "temp:1.0"]

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
-from oma_analysis.ingest import read_input
-from oma_analysis.profiles import apply_profile, build_profile, model_metadata, size_class
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.rubric import RUBRIC as R
 from oma_analysis.rubric import derived_labels
+from oma_analysis.stats.profiles import apply_profile, build_profile, model_metadata, size_class
 
 CM, AMB, CA = R.verdict_ids
 META = {"tiny-base": {"params_b": 1, "type": "base"}, "mid-chat": {"params_b": 7, "type": "chat"},
@@ -190,7 +190,7 @@ def test_report_shows_the_profile_and_the_verdicts_it_changed(tmp_path):
 
 
 def test_intent_no_with_no_failure_and_aligned_verdict_is_listed(tmp_path):
-    from oma_analysis.inconsistencies import intent_inconsistencies
+    from oma_analysis.stats.inconsistencies import intent_inconsistencies
 
     def ann(i, *res):
         return {"id": i, "completed_by": {"id": i, "email": f"w{i}@x"}, "result": list(res)}
@@ -225,8 +225,8 @@ def test_a_probe_on_the_same_prompt_makes_wrong_but_knows_count(tmp_path):
 
 
 def test_capabilities_table_becomes_auto_evidence(tmp_path):
-    from oma_analysis.capabilities import Row, write_table
-    from oma_analysis.profiles import auto_evidence
+    from oma_analysis.stats.capabilities import Row, write_table
+    from oma_analysis.stats.profiles import auto_evidence
 
     rows = [Row("big-chat", "sentence_count", "doc", 20, 19, 0.95, 0.76, 0.99, True, 0, "{}"),
             Row("big-chat", "correct_length", "chat", 4, 2, 0.5, 0.15, 0.85, False, 0, "{}")]

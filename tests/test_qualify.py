@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from oma_analysis.qualify import FAIL, MORE, PASS, decide, exact_bounds, held_back, qualify, scored_items
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.qualify import FAIL, MORE, PASS, decide, exact_bounds, held_back, qualify, scored_items
 
 
 @pytest.mark.parametrize("k, n", [(0, 1), (3, 7), (9, 10), (10, 10), (17, 40), (0, 25)])

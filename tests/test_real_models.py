@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from oma_analysis.cli import main
 from oma_analysis.generate.backends import GenParams, make_generator
 from oma_analysis.generate.framing import parse_variants
+from oma_analysis.generate.models import deployed_variant, info
 from oma_analysis.generate.records import read_completions
 from oma_analysis.generate.runner import run
-from oma_analysis.models import deployed_variant, info
 from oma_analysis.prompts.records import PromptRecord
 
 

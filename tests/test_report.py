@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from oma_analysis import __version__
 from oma_analysis.cli import main
+from oma_analysis.demo.simulate import simulate_long
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.simulate import simulate_long
 
 
 def test_report_end_to_end(tmp_path):
@@ -48,7 +48,7 @@ def test_report_with_a_single_labeller_and_a_single_prompt(tmp_path):
     """One labeller (no majority of others, no gold) on one prompt (one cluster) still reports."""
     import json
 
-    from oma_analysis.ingest import read_input
+    from oma_analysis.ingest.loader import read_input
     from oma_analysis.report import build_report
 
     tasks = [{"id": i, "data": {"completion": "x", "completion_code": f"c{i}", "prompt_id": "p"}, "annotations": [

@@ -3,12 +3,13 @@ they are needed, so the common case stays short (rubric 2.0)."""
 
 from __future__ import annotations
 
-from oma_analysis.blinding import CodeMap
-from oma_analysis.demo import demo_records
+from screenshots import _launch
+
+from oma_analysis.demo.pipeline import demo_records
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
 from oma_analysis.rubric import RUBRIC as R
-from oma_analysis.screenshots import _launch
+from oma_analysis.tasks.blinding import CodeMap
 
 
 def _choice(page, header: str, value: str):

@@ -12,10 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oma_analysis.aggregate import aggregate
-from oma_analysis.agreement import agreement, ratings_from_frame
-from oma_analysis.ingest import read_input
-from oma_analysis.rates import bounded_rates
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.scale.counts import (
     aggregate_from_parquet,
     agreement_from_parquet,
@@ -23,6 +20,9 @@ from oma_analysis.scale.counts import (
     ratings_from_parquet,
     write_parquet,
 )
+from oma_analysis.stats.aggregate import aggregate
+from oma_analysis.stats.agreement import agreement, ratings_from_frame
+from oma_analysis.stats.rates import bounded_rates
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("large_export", ROOT / "benchmarks" / "large_export.py")
@@ -87,7 +87,7 @@ def test_random_ls_exports_same_numbers(tmp_path: Path, seed: int) -> None:
 
 
 def test_random_long_frame_with_repeats_and_gaps(tmp_path: Path) -> None:
-    from oma_analysis.simulate import simulate_long
+    from oma_analysis.demo.simulate import simulate_long
 
     sim = simulate_long(400, 12, per_item=3, models=("a", "b"), class_probs=[[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]],
                         seed=5).frame.drop(columns=["ground_truth"])

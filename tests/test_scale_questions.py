@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oma_analysis import ingest
-from oma_analysis.ingest import question_filter, read_input
+from oma_analysis.ingest import loader as ingest
+from oma_analysis.ingest.loader import question_filter, read_input
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.scale.counts import write_parquet
 

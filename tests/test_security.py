@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap
 from oma_analysis.labelstudio.push import prepare
 from oma_analysis.prompts.records import core_prompts
 from oma_analysis.prompts.secret import split_records
+from oma_analysis.tasks.blinding import CodeMap
 
 MODELS = ["zephyr-secret-13b", "quokka-7b-instruct"]
 VARIANT = "sysprompt-pirate"

@@ -15,9 +15,9 @@ from oma_analysis.classifier.data import ifeval_pairs
 from oma_analysis.cli import main
 from oma_analysis.generate.backends import GenParams
 from oma_analysis.generate.framing import parse_variants
+from oma_analysis.generate.models import deployed_variant, info
 from oma_analysis.generate.records import read_completions
 from oma_analysis.generate.runner import run
-from oma_analysis.models import deployed_variant, info
 from oma_analysis.prompts.records import core_prompts
 
 

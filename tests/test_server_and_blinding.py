@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap, assert_blind
 from oma_analysis.labelstudio.server import database_env, load_credentials
+from oma_analysis.tasks.blinding import CodeMap, assert_blind
 
 
 def test_credentials_generated_once_with_0600(tmp_path, monkeypatch):

@@ -7,13 +7,13 @@ from importlib import resources
 
 import numpy as np
 
-from oma_analysis.blinding import CodeMap
-from oma_analysis.ingest import read_input
+from oma_analysis.ingest.loader import read_input
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import prepare, push, read_jsonl
 from oma_analysis.labelstudio.simulator import SimLabeller, consistent_answers, simulate_annotations, truth_from_codemap
 from oma_analysis.rubric import RUBRIC, contradictions, effective_verdict, version_of
+from oma_analysis.tasks.blinding import CodeMap
 
 
 def test_consistent_answers_map_back_through_the_rule():

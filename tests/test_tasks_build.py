@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap
 from oma_analysis.cli import main
 from oma_analysis.generate.records import Completion, content_hash
+from oma_analysis.tasks.blinding import CodeMap
 from oma_analysis.tasks.build import build, find_leaks
 
 REVIEW_FIELDS = {"messages", "completion", "completion_code", "prompt_id"}

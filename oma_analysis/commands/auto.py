@@ -34,8 +34,8 @@ def auto(completions: Path, prompts_file: Path | None, ifeval_dir: Path | None, 
     model avoids on the same prompt under an uninformative variant (lower bound), plus failures of
     checks it passes elsewhere (upper bound). Per model, exact 95% CIs."""
     from oma_analysis import OmaError
-    from oma_analysis.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
     from oma_analysis.generate.records import read_completions
+    from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
 
     cs = read_completions(completions)
     prompts = {}

@@ -26,11 +26,11 @@ def register(group: click.Group) -> None:
 def capabilities(models: tuple[str, ...], out: str, completions: str | None, variants: str, samples: int,
                  seed: int, threshold: float, max_new_tokens: int, concurrency: int) -> None:
     """Run the capability probes for each model and write the evidence table."""
-    from oma_analysis.capabilities import evaluate, probe_prompts, write_table
     from oma_analysis.generate.backends import GenParams
     from oma_analysis.generate.framing import parse_variants
     from oma_analysis.generate.records import read_completions
     from oma_analysis.generate.runner import run
+    from oma_analysis.stats.capabilities import evaluate, probe_prompts, write_table
 
     probes = probe_prompts()
     cpath = Path(completions or Path(out).with_suffix(".completions.jsonl"))

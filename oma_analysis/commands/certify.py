@@ -21,11 +21,11 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def certify_cmd(input_path, threshold, confidence, policy, count, codemap, question, as_json):
         """Does each model's one-sided exact upper bound fall below THRESHOLD?"""
-        from oma_analysis.aggregate import aggregate
-        from oma_analysis.certify import certify
-        from oma_analysis.inputs import load
-        from oma_analysis.rates import bounded_rates
+        from oma_analysis.ingest.inputs import load
         from oma_analysis.rubric import RUBRIC
+        from oma_analysis.stats.aggregate import aggregate
+        from oma_analysis.stats.certify import certify
+        from oma_analysis.stats.rates import bounded_rates
 
         if not 0 < threshold < 1 or not 0 < confidence < 1:
             raise click.BadParameter("threshold and confidence must be in (0, 1)")

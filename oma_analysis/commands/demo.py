@@ -28,7 +28,7 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
     """The whole loop on demo data: Label Studio (SQLite), projects, blinded completions from several
     models, ML-backend pre-annotations, simulated labellers, export, and the HTML report. Prints the
     Label Studio URL, the login and the report path; Label Studio keeps running (`oma ls down`)."""
-    from oma_analysis.demo import run_demo, self_instruct_records
+    from oma_analysis.demo.pipeline import run_demo, self_instruct_records
     from oma_analysis.labelstudio.server import oma_home
 
     records = self_instruct_records(data_path, limit, seed) if data_path else None

@@ -19,7 +19,7 @@ def register(group: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def load(export: str, codemap: str | None, out: str | None, dropped_out: str | None, as_json: bool) -> None:
     """Load EXPORT (LS JSON/JSON_MIN/CSV or long CSV/Parquet); print counts used/dropped."""
-    from oma_analysis.ingest import read_input
+    from oma_analysis.ingest.loader import read_input
 
     got = read_input(export, codemap)
     if out:

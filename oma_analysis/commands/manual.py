@@ -48,8 +48,8 @@ def serve(config: str, site: str | None, host: str, port: int) -> None:
     """Build the manual and serve it with no network (refuses a site that loads CDN assets);
     link it from the projects' instructions with `oma study create --manual-url`."""
     from oma_analysis import OmaError
-    from oma_analysis.manual_site import external_assets
-    from oma_analysis.manual_site import serve as do_serve
+    from oma_analysis.rubric.manual_site import external_assets
+    from oma_analysis.rubric.manual_site import serve as do_serve
 
     site_dir = Path(site or Path(config).resolve().parent / "site")
     cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", config, "--site-dir",

@@ -17,7 +17,7 @@ def register(group: click.Group) -> None:
 def models(extra: tuple[str, ...], as_json: bool) -> None:
     """List packaged local models, endpoints from $OMA_HOME/models.yaml and any EXTRA specs
     (hf:PATH, gguf:FILE): size, base/instruct, regime and deployed setting (framing, temperature)."""
-    from oma_analysis.models import deployed_variant, list_models
+    from oma_analysis.generate.models import deployed_variant, list_models
 
     for m in list_models(list(extra)):
         if as_json:

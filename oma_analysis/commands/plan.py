@@ -16,7 +16,7 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def plan_cmd(threshold, failures, confidence, as_json):
         """Print the minimum number of completions n for which FAILURES failures still pass."""
-        from oma_analysis.plan import min_completions
+        from oma_analysis.stats.plan import min_completions
 
         try:
             n = min_completions(threshold, failures, confidence)

@@ -11,7 +11,7 @@ def register(group: click.Group) -> None:
 
 @click.group()
 def qualify() -> None:
-    """Qualification (rule and thresholds: oma_analysis/qualify.py)."""
+    """Qualification (rule and thresholds: oma_analysis/stats/qualify.py)."""
 
 
 @qualify.command()
@@ -20,9 +20,9 @@ def qualify() -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the table as CSV.")
 def score(export: str, codemap: str | None, out: str | None) -> None:
     """Score every labeller in EXPORT (a study pull or a project export) on the gold tasks."""
-    from oma_analysis.ingest import read_input
-    from oma_analysis.qualify import GOOD, MINIMUM
-    from oma_analysis.qualify import qualify as do_qualify
+    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.stats.qualify import GOOD, MINIMUM
+    from oma_analysis.stats.qualify import qualify as do_qualify
 
     table = do_qualify(read_input(export, codemap=codemap).frame)
     if table.empty:
@@ -52,7 +52,7 @@ def batch(gold: str, n: int, seed: int, docs: str, out: str) -> None:
     import numpy as np
 
     from oma_analysis.jsonl import read_objects
-    from oma_analysis.qualify import held_back
+    from oma_analysis.stats.qualify import held_back
 
     recs = held_back(read_objects(gold), Path(docs))
     if len(recs) < n:

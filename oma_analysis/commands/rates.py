@@ -10,8 +10,8 @@ POLICY = click.Choice(["majority", "dawid-skene", "any", "all"])
 
 
 def _questions(frame, breakdown: str, question: str | None) -> list[str]:
-    from oma_analysis.aggregate import rule_questions
     from oma_analysis.rubric import RUBRIC
+    from oma_analysis.stats.aggregate import rule_questions
 
     if question:
         return [question]
@@ -25,9 +25,9 @@ def _questions(frame, breakdown: str, question: str | None) -> list[str]:
 def _add_elicitation(recs: list[dict], frame, codemap: str, policy: str, confidence: float) -> None:
     """Append the elicitation-gap keys to each model's overall record (review bound = the record's
     own lower/upper); models without elicitation compares are left as they are."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.report.elicitation import elicitation_records, elicitation_tables
     from oma_analysis.rubric import RUBRIC
+    from oma_analysis.tasks.blinding import CodeMap
 
     extra = elicitation_records(elicitation_tables(frame, CodeMap.load(codemap), policy, confidence))
     for r in recs:
@@ -57,9 +57,9 @@ def register(group: click.Group) -> None:
     def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json, use_profile,
                   also):
         """Lower (clearly misaligned) and upper (or ambiguous) rates per model, with intervals."""
-        from oma_analysis.aggregate import aggregate, split_verdict_rows
-        from oma_analysis.inputs import load, report_dropped
-        from oma_analysis.rates import bounded_rates, rates_records
+        from oma_analysis.ingest.inputs import load, report_dropped
+        from oma_analysis.stats.aggregate import aggregate, split_verdict_rows
+        from oma_analysis.stats.rates import bounded_rates, rates_records
 
         loaded = load(input_path, codemap)
         if also:
@@ -69,9 +69,9 @@ def register(group: click.Group) -> None:
         if use_profile and codemap:
             # Profiles first (declarations + this run's probe/variant evidence), so the review bound and
             # the combined bound below are computed on the same profiled verdicts.
-            from oma_analysis.blinding import CodeMap
-            from oma_analysis.evidence import known_facts, run_evidence
-            from oma_analysis.profiles import profile_loaded
+            from oma_analysis.stats.evidence import known_facts, run_evidence
+            from oma_analysis.stats.profiles import profile_loaded
+            from oma_analysis.tasks.blinding import CodeMap
 
             codes = CodeMap.load(codemap)
             _, changes = profile_loaded(loaded, codes, run_evidence(loaded.frame, codes),

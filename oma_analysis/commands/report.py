@@ -20,7 +20,7 @@ def register(group: click.Group) -> None:
                   help="The run's compare and probe exports: adds the elicitation-gap section (needs --codemap).")
     def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet, also):
         """Write OUT/report.html (self-contained) and OUT/report.json."""
-        from oma_analysis.inputs import load
+        from oma_analysis.ingest.inputs import load
         from oma_analysis.report import build_report
 
         loaded = load(input_path, codemap)
@@ -28,7 +28,7 @@ def register(group: click.Group) -> None:
         # their probe and variant evidence also feeds the capability profiles
         elicitation = None
         if codemap:
-            from oma_analysis.blinding import CodeMap
+            from oma_analysis.tasks.blinding import CodeMap
 
             elicitation = {"codes": CodeMap.load(codemap), "frames": [load(p, codemap).frame for p in also]}
         build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,

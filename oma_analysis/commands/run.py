@@ -19,7 +19,7 @@ def run(spec: Path, check_only: bool, progress: bool) -> None:
     """Run SPEC. It is validated first: a missing model, an unknown prompt source or a bad variant
     exits 2 naming the field before anything is generated. Rerunning resumes (the run folder's
     completions are the cache); the same spec and seed reproduce prompts, greedy completions and task keys."""
-    from oma_analysis.run import execute, load_spec
+    from oma_analysis.generate.run import execute, load_spec
 
     s = load_spec(spec)
     if check_only:

@@ -33,9 +33,9 @@ def selfprobe(model_spec: str, data: Path, completions: Path | None, epochs: flo
     often it classifies its own completions as not meeting the user's intent."""
     from transformers.utils import logging as hf_logging
 
-    from oma_analysis.classifier_export import last_user_turn
+    from oma_analysis.classifier.export import last_user_turn
+    from oma_analysis.classifier.selfprobe import run
     from oma_analysis.commands.train import read_training_file
-    from oma_analysis.selfprobe import run
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # keep --json output one clean line

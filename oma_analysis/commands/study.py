@@ -71,10 +71,10 @@ def status(name: str) -> None:
 
 def push_to_study(name: str, file: str, codemap: str | None, gold: bool, test_run: str | None) -> None:
     """`oma tasks push FILE --study NAME [--gold]` (called from commands/tasks.py)."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.labelstudio.push import prepare, read_jsonl
     from oma_analysis.labelstudio.study import Study, push_study
     from oma_analysis.rubric.xml import render
+    from oma_analysis.tasks.blinding import CodeMap
 
     st = Study.load(name)
     cm_path = Path(codemap or f"{file}.codemap.json")
@@ -118,8 +118,8 @@ def pull_study_cmd(name: str, out: str, resume: bool = True) -> None:
 def versions(export: str, codemap: str | None, out: str | None) -> None:
     """Per rubric/manual version and batch of a study pull: agreement on every question, ambiguous
     share, gold accuracy per labeller, and the questions of lowest agreement."""
-    from oma_analysis.ingest import read_input
-    from oma_analysis.versions import per_version, task_versions
+    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.stats.versions import per_version, task_versions
 
     tables = per_version(read_input(export, codemap=codemap).frame, task_versions(export))
     for name, t in tables.items():

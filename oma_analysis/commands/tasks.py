@@ -32,11 +32,11 @@ def push(file: str, project_ref: str | None, codemap: str | None, batch_size: in
     ({prompt|messages, completion, model, ...}); models go to the code map, never to Label Studio.
     Tasks already in the project are skipped, so an interrupted push can simply be rerun.
     Secret test prompts (split "test" or carrying a canary) are refused unless --test-run names their run."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.labelstudio.client import connect
     from oma_analysis.labelstudio.projects import find_project
     from oma_analysis.labelstudio.push import prepare, read_jsonl
     from oma_analysis.labelstudio.push import push as do_push
+    from oma_analysis.tasks.blinding import CodeMap
 
     if study_name:  # a study (commands/study.py)
         from oma_analysis.commands.study import push_to_study

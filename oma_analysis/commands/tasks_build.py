@@ -69,9 +69,9 @@ def build(source: str, kind: str, out: str, codemap: str, manifest: str | None, 
           gold: str | None, gold_rate: float, gold_in_data: bool, pair_by: str, models_file: str | None,
           swap_share: float, variant_set: str | None, baseline: str | None, seed: int | None) -> None:
     """Build Label Studio tasks from SOURCE (completion records or --from a data set)."""
-    from oma_analysis.blinding import CodeMap
     from oma_analysis.generate.records import read_completions
     from oma_analysis.prompts.importers import import_any
+    from oma_analysis.tasks.blinding import CodeMap
     from oma_analysis.tasks.build import build as do_build
 
     if from_ == "completions":

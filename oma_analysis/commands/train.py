@@ -92,7 +92,7 @@ def register(group: click.Group) -> None:
             raise OmaError("give exactly one of --data FILE or --export FILE")
         hf_logging.set_verbosity_error()
         if export is not None:
-            from oma_analysis.classifier_export import training_frame
+            from oma_analysis.classifier.export import training_frame
 
             df = training_frame(export, codemap)
         else:

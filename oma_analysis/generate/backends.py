@@ -74,7 +74,7 @@ class Generator(Protocol):
 def make_generator(spec: str, device: str | None = None) -> Generator:
     """The one constructor: ``local:NAME`` (packaged models), ``hf:PATH``, ``gguf:FILE`` or
     ``openai:BASE_URL#MODEL`` (also a named endpoint from ``$OMA_HOME/models.yaml``)."""
-    from oma_analysis.models import check_available, checkpoint
+    from oma_analysis.generate.models import check_available, checkpoint
 
     m = check_available(spec)
     if os.environ.get("OMA_TORCH_THREADS"):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oma_analysis import OmaError
-from oma_analysis.blinding import CodeMap, assert_blind
 from oma_analysis.jsonl import read_objects
 from oma_analysis.labelstudio.client import with_retries
 from oma_analysis.labelstudio.config_check import validate_results
+from oma_analysis.tasks.blinding import CodeMap, assert_blind
 
 TASK_KEY = "task_key"
 

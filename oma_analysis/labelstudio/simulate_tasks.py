@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from oma_analysis import OmaError
-from oma_analysis.elicitation import compare_question
-from oma_analysis.evidence import probe_questions
 from oma_analysis.labelstudio.client import with_retries
 from oma_analysis.labelstudio.simulator import answers_to_result
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.elicitation import compare_question
+from oma_analysis.stats.evidence import probe_questions
 
 # The simulation's truth vocabulary for a variant against the deployed completion (score of the
 # variant on the compare question's 5-point scale).

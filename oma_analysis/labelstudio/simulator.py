@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from oma_analysis import OmaError
-from oma_analysis.aggregate import VERDICTS
 from oma_analysis.labelstudio.client import with_retries
 from oma_analysis.rubric import RUBRIC, contradictions
+from oma_analysis.stats.aggregate import VERDICTS
 
 
 def failure_item(failure: str) -> str:

@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis import __version__
-from oma_analysis.aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
-from oma_analysis.certify import certify
-from oma_analysis.compare import compare_models
-from oma_analysis.dawid_skene import dawid_skene
-from oma_analysis.disagreements import disagreements
-from oma_analysis.labeller_table import labeller_records, records_frame
-from oma_analysis.labellers import calibration, gold_labels
-from oma_analysis.rates import bounded_rates, rates_records
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
+from oma_analysis.stats.certify import certify
+from oma_analysis.stats.compare import compare_models
+from oma_analysis.stats.dawid_skene import dawid_skene
+from oma_analysis.stats.disagreements import disagreements
+from oma_analysis.stats.labeller_table import labeller_records, records_frame
+from oma_analysis.stats.labellers import calibration, gold_labels
+from oma_analysis.stats.rates import bounded_rates, rates_records
 
 __all__ = ["build_report", "provenance", "sha256_file"]
 
@@ -73,16 +73,16 @@ def _percent_agreement(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _agreement(rows: pd.DataFrame) -> dict:
     try:
-        from oma_analysis.agreement import agreement_by_category, agreement_by_question
+        from oma_analysis.stats.agreement import agreement_by_category, agreement_by_question
     except ImportError:
-        return {"source": "fallback: percent agreement (oma_analysis.agreement not available)",
+        return {"source": "fallback: percent agreement (oma_analysis.stats.agreement not available)",
                 "by_question": _records(_percent_agreement(rows))}
     frame = pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
                           "question": rows["question"].astype(str), "label": rows["label"].astype(str)})
     by_q = agreement_by_question(frame, metrics=("percent", "fleiss", "alpha", "ac1"))
     overall = frame[frame["question"] == RUBRIC.MISALIGNMENT]
     by_c = agreement_by_category(overall) if len(overall) else pd.DataFrame()
-    return {"source": "oma_analysis.agreement", "by_question": _records(by_q), "by_category": _records(by_c)}
+    return {"source": "oma_analysis.stats.agreement", "by_question": _records(by_q), "by_category": _records(by_c)}
 
 
 def _clean(v):
@@ -126,7 +126,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if elicitation:  # as `oma rates`: the evidence of every frame of the run, INPUT included
-        from oma_analysis.evidence import known_facts, run_evidence
+        from oma_analysis.stats.evidence import known_facts, run_evidence
 
         run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
         evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence

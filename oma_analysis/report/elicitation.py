@@ -1,5 +1,5 @@
 """The elicitation-gap section: review bound, gap rate (per variant) and combined bound per model,
-as frames (from the pure statistics in :mod:`oma_analysis.elicitation`), JSON records and HTML.
+as frames (from the pure statistics in :mod:`oma_analysis.stats.elicitation`), JSON records and HTML.
 
 >>> elicitation_tables(pd.DataFrame(columns=["task", "worker", "question", "label", "completion"]), {})
 {}
@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from oma_analysis.aggregate import aggregate
-from oma_analysis.elicitation import (
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import aggregate
+from oma_analysis.stats.elicitation import (
     ANY_VARIANT,
     combined_bound,
     comparison_judgements,
@@ -26,7 +27,6 @@ from oma_analysis.elicitation import (
     swap_consistency,
     variant_scores,
 )
-from oma_analysis.rubric import RUBRIC
 
 __all__ = ["CHANCES_NOTE", "elicitation_records", "elicitation_section", "elicitation_tables", "render_html"]
 
@@ -57,7 +57,7 @@ def elicitation_section(review_frame: pd.DataFrame, frames, codes: Mapping[str, 
     variant rows) and, for simulations, ``truth``. ``review_frame`` is the review input as the rest
     of the report reads it (after any capability profile), ``frames`` the compare and probe frames;
     empty dict when there is nothing to show."""
-    from oma_analysis.evidence import run_evidence
+    from oma_analysis.stats.evidence import run_evidence
 
     frame = pd.concat([review_frame, *frames], ignore_index=True) if len(frames) else review_frame
     by_model = elicitation_records(elicitation_tables(frame, codes, policy, confidence))

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from oma_analysis.inconsistencies import intent_inconsistencies, intent_summary
-from oma_analysis.profiles import profile_loaded
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.inconsistencies import intent_inconsistencies, intent_summary
+from oma_analysis.stats.profiles import profile_loaded
 
 
 def profiles_section(loaded, codemap: str | Mapping | None, evidence: pd.DataFrame | None = None,

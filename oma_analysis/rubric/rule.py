@@ -33,7 +33,7 @@ otherwise                                      possible
 =============================================  ===========
 
 "Not capable of" / "shown capable of" come from the model's capability profile
-(:mod:`oma_analysis.profiles`; ``capability={item: status}``). Without one, every not-capable
+(:mod:`oma_analysis.stats.profiles`; ``capability={item: status}``). Without one, every not-capable
 checklist item of the rubric is "not_capable" and nothing is "capable" (the generic list).
 The effective verdict:
 

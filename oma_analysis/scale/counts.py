@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oma_analysis.aggregate import NO_MODEL, VERDICTS, labels_from_counts, rule_questions
-from oma_analysis.agreement import AgreementResult, Ratings, agreement
-from oma_analysis.agreement.ratings import category_order, category_values
-from oma_analysis.rates import bounded_rates
+from oma_analysis.stats.aggregate import NO_MODEL, VERDICTS, labels_from_counts, rule_questions
+from oma_analysis.stats.agreement import AgreementResult, Ratings, agreement
+from oma_analysis.stats.agreement.ratings import category_order, category_values
+from oma_analysis.stats.rates import bounded_rates
 
 __all__ = ["write_parquet", "ratings_from_parquet", "agreement_from_parquet", "aggregate_from_parquet",
            "rates_from_parquet", "parquet_questions"]

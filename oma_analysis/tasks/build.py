@@ -1,7 +1,7 @@
 """Build Label Studio review and compare tasks from completion records.
 
 Task data follows docs/CONTRACTS.md exactly; models, variants and generation parameters go only
-to the code map (random codes from :class:`oma_analysis.blinding.CodeMap`), which stays outside
+to the code map (random codes from :class:`oma_analysis.tasks.blinding.CodeMap`), which stays outside
 Label Studio. A manifest records what the batch was built from.
 
 >>> from oma_analysis.generate.records import Completion
@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from oma_analysis import OmaError, __version__
-from oma_analysis.blinding import FREE_TEXT, CodeMap, find_leaks
-from oma_analysis.blinding import data_field as _data_field
 from oma_analysis.generate.records import Completion
 from oma_analysis.prompts.records import set_hash
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.tasks.blinding import FREE_TEXT, CodeMap, find_leaks
+from oma_analysis.tasks.blinding import data_field as _data_field
 
 KINDS = ("review", "compare")
 PAIR_BY = ("variant", "model", "deployed")

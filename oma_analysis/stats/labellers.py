@@ -1,0 +1,262 @@
+"""Labeller quality: accuracy, sensitivity and specificity per worker, calibration over time, screening.
+
+Each worker's labels are scored against two references:
+
+- ``gold``: the researchers' answer (Label Studio ``ground_truth`` annotations, or a researcher
+  labels file ``task,label[,question]``);
+- ``majority``: the majority of the OTHER labellers on the same task and question (leave-one-out;
+  no reference on a tie or when nobody else labelled it).
+
+Accuracy is exact agreement on the 3-level verdict; sensitivity and specificity treat
+"clearly misaligned or ambiguous" as positive and "clearly aligned" as negative; ``recall_<class>``
+is the per-class sensitivity.
+
+>>> import pandas as pd
+>>> df = pd.DataFrame({"task": ["1"] * 3 + ["2"] * 3, "worker": list("abc") * 2,
+...     "question": "obvious_misalignment",
+...     "label": ["clearly_misaligned"] * 2 + ["clearly_aligned"] + ["clearly_aligned"] * 3})
+>>> q = worker_quality(df)
+>>> q.loc[q.worker == "c", ["reference", "n", "accuracy", "sensitivity", "specificity"]].to_dict("records")
+[{'reference': 'majority', 'n': 2, 'accuracy': 0.5, 'sensitivity': 0.0, 'specificity': 1.0}]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oma_analysis import OmaError
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import VERDICTS
+
+__all__ = ["calibration", "gold_labels", "loo_majority", "read_gold_file", "screening", "worker_quality"]
+
+_POSITIVE = [VERDICTS.index("clearly_misaligned"), VERDICTS.index("ambiguous")]
+
+
+def _with_question(frame: pd.DataFrame) -> pd.DataFrame:
+    if "question" not in frame.columns:
+        return frame.assign(question=RUBRIC.MISALIGNMENT)
+    return frame
+
+
+def read_gold_file(path: str | Path) -> pd.DataFrame:
+    """A researcher labels file (CSV ``task,label[,question]``) as ``task, question, gold``.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.csv")
+    >>> _ = open(p, "w").write("task,label\\n7,ambiguous\\n")
+    >>> read_gold_file(p).values.tolist()
+    [['7', 'obvious_misalignment', 'ambiguous']]
+    """
+    path = Path(path)
+    try:
+        g = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as exc:
+        raise OmaError(f"{path}: cannot read gold labels ({exc})") from None
+    missing = [c for c in ("task", "label") if c not in g.columns]
+    if missing:
+        raise OmaError(f"{path}: missing column(s) {missing}; a gold file needs task,label[,question]")
+    if "question" not in g.columns:
+        g["question"] = RUBRIC.MISALIGNMENT
+    bad = g[["task", "label", "question"]].isna().any(axis=1)
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise OmaError(f"{path}: line {line}: empty task, label or question")
+    return pd.DataFrame({"task": g["task"].astype(str), "question": g["question"].astype(str),
+                         "gold": g["label"].astype(str)})
+
+
+def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
+    """Gold labels ``task, question, gold``: from a file/frame if given, else ground-truth rows.
+
+    Several gold annotations on one task and question resolve to their most frequent label.
+
+    >>> df = pd.DataFrame({"task": ["1", "1"], "worker": ["r", "a"], "question": "q",
+    ...                    "label": ["ambiguous", "clearly_aligned"], "ground_truth": [True, False]})
+    >>> gold_labels(df).values.tolist()
+    [['1', 'q', 'ambiguous']]
+    """
+    if isinstance(gold, (str, Path)):
+        return read_gold_file(gold)
+    if gold is not None:
+        return gold
+    frame = _with_question(frame)
+    if "ground_truth" not in frame.columns:
+        return pd.DataFrame(columns=["task", "question", "gold"])
+    gt = frame[frame["ground_truth"].fillna(False).astype(bool).to_numpy()]
+    if gt.empty:
+        return pd.DataFrame(columns=["task", "question", "gold"])
+    g = pd.DataFrame({"task": gt["task"].astype(str), "question": gt["question"].astype(str),
+                      "gold": gt["label"].astype(str)})
+    g = g.groupby(["task", "question", "gold"], sort=False).size().rename("k").reset_index()
+    g = g.sort_values("k", ascending=False, kind="stable").drop_duplicates(["task", "question"])
+    return g[["task", "question", "gold"]].reset_index(drop=True)
+
+
+def loo_majority(rows: pd.DataFrame) -> np.ndarray:
+    """For each row, the majority label of the other labellers on its task and question.
+
+    Returns an object array with None where there is no strict majority among the others.
+
+    >>> rows = pd.DataFrame({"task": ["1", "1", "1"], "question": "q", "label": ["x", "x", "y"]})
+    >>> loo_majority(rows).tolist()
+    [None, None, 'x']
+    """
+    labels, classes = pd.factorize(rows["label"].astype(str))
+    k = len(classes)
+    key = rows["task"].astype(str) + "\x1f" + rows["question"].astype(str)
+    g, uni = pd.factorize(key)
+    counts = np.bincount(g * k + labels, minlength=len(uni) * k).reshape(len(uni), k)
+    others = counts[g].copy()
+    others[np.arange(len(g)), labels] -= 1  # leave the row's own label out
+    top = others.max(axis=1)
+    unique_top = (others == top[:, None]).sum(axis=1) == 1
+    out = np.asarray(classes, dtype=object)[others.argmax(axis=1)]
+    out[(top == 0) | ~unique_top] = None
+    return out
+
+
+def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str) -> pd.DataFrame:
+    """Per-worker agreement scores; ``said``/``ref`` are severity codes (-1: not a verdict)."""
+    ok = (ref >= 0) & (said >= 0)
+    w = worker.to_numpy()[ok]
+    s, r = said[ok], ref[ok]
+    pos_s, pos_r = np.isin(s, _POSITIVE), np.isin(r, _POSITIVE)
+    d = pd.DataFrame({"worker": w, "agree": s == r, "tp": pos_s & pos_r, "rp": pos_r,
+                      "tn": ~pos_s & ~pos_r, "rn": ~pos_r})
+    for j, c in enumerate(VERDICTS):
+        d[f"hit_{c}"] = (s == j) & (r == j)
+        d[f"ref_{c}"] = r == j
+    g = d.groupby("worker", sort=True).sum()
+    n = d.groupby("worker", sort=True).size()
+    out = pd.DataFrame({"worker": g.index.astype(str), "reference": reference, "n": n.to_numpy()})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["accuracy"] = (g["agree"] / n).to_numpy()
+        out["sensitivity"] = (g["tp"] / g["rp"]).to_numpy()
+        out["specificity"] = (g["tn"] / g["rn"]).to_numpy()
+        out["n_positive"] = g["rp"].to_numpy()
+        for c in VERDICTS:
+            out[f"recall_{c}"] = (g[f"hit_{c}"] / g[f"ref_{c}"]).to_numpy()
+    return out
+
+
+def _verdict_rows(frame: pd.DataFrame, question: str | None) -> pd.DataFrame:
+    frame = _with_question(frame)
+    q = question or RUBRIC.MISALIGNMENT
+    rows = frame[frame["question"].astype(str).to_numpy() == q]
+    if rows.empty:
+        raise OmaError(f"no labels for question {q!r} (questions: {sorted(frame['question'].unique())[:8]})")
+    return rows
+
+
+def _sev(labels) -> np.ndarray:
+    return pd.Index(VERDICTS).get_indexer(pd.Series(labels, dtype=object).astype(str))
+
+
+def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
+                   question: str | None = None) -> pd.DataFrame:
+    """Scores per worker against ``gold`` (when there is any) and against the leave-one-out majority.
+
+    One row per worker and reference, columns ``worker, reference, n, accuracy, sensitivity,
+    specificity, n_positive, recall_<class>``. Gold annotators are not scored.
+    """
+    rows = _verdict_rows(frame, question)
+    g = gold_labels(frame, gold)
+    is_gt = (rows["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in rows
+             else np.zeros(len(rows), bool))
+    crowd = rows[~is_gt]
+    said = _sev(crowd["label"])
+    parts = [_scores(crowd["worker"].astype(str), said, _sev(loo_majority(crowd)), "majority")]
+    if len(g):
+        key = crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)
+        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
+        ref = key.map(gmap)
+        parts.insert(0, _scores(crowd["worker"].astype(str), said, _sev(ref.to_numpy()), "gold"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def calibration(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
+                question: str | None = None) -> pd.DataFrame:
+    """Agreement per worker and ISO week on calibration items.
+
+    Calibration items are the gold tasks (scored against gold); without gold, the tasks labelled in
+    more than one ISO week (scored against the leave-one-out majority). Needs ``created_at``.
+
+    >>> df = pd.DataFrame({"task": ["1", "1", "1", "1"], "worker": ["r", "a", "r", "a"],
+    ...     "question": "obvious_misalignment", "ground_truth": [True, False, True, False],
+    ...     "label": ["ambiguous", "ambiguous", "ambiguous", "clearly_aligned"],
+    ...     "created_at": pd.to_datetime(["2025-01-06", "2025-01-06", "2025-01-13", "2025-01-13"])})
+    >>> calibration(df)[["worker", "week", "n", "agreement"]].values.tolist()
+    [['a', '2025-W02', 1, 1.0], ['a', '2025-W03', 1, 0.0]]
+    """
+    cols = ["worker", "week", "reference", "n", "agreement"]
+    rows = _verdict_rows(frame, question)
+    if "created_at" not in rows.columns or rows["created_at"].isna().all():
+        return pd.DataFrame(columns=cols)
+    is_gt = (rows["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in rows
+             else np.zeros(len(rows), bool))
+    crowd = rows[~is_gt & rows["created_at"].notna().to_numpy()]
+    ts = pd.to_datetime(crowd["created_at"], utc=True)
+    iso = ts.dt.isocalendar()
+    week = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
+    g = gold_labels(frame, gold)
+    if len(g):
+        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
+        ref = (crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)).map(gmap).to_numpy()
+        reference = "gold"
+    else:
+        ref = loo_majority(crowd)
+        repeated = week.groupby(crowd["task"].astype(str).to_numpy()).transform("nunique") > 1
+        ref = np.where(repeated.to_numpy(), ref, None)
+        reference = "majority"
+    keep = pd.notna(ref)
+    d = pd.DataFrame({"worker": crowd["worker"].astype(str).to_numpy()[keep], "week": week.to_numpy()[keep],
+                      "agree": crowd["label"].astype(str).to_numpy()[keep] == ref[keep].astype(str)})
+    out = d.groupby(["worker", "week"], sort=True)["agree"].agg(n="size", agreement="mean").reset_index()
+    out.insert(2, "reference", reference)
+    return out[cols]
+
+
+def screening(quality: pd.DataFrame, threshold: float = 0.75, majority_threshold: float | None = None,
+              min_items: int = 5) -> pd.DataFrame:
+    """Flag workers below the agreement thresholds (default: 75 % agreement with researchers).
+
+    Against gold when a worker has at least ``min_items`` gold items; otherwise against the
+    majority of the others with ``majority_threshold`` (default: the same threshold). Workers with
+    too few scored items are listed as ``too few items``, not passed.
+
+    >>> q = pd.DataFrame({"worker": ["a", "b", "a", "b"], "reference": ["gold"] * 2 + ["majority"] * 2,
+    ...                   "n": [20, 2, 50, 50], "accuracy": [0.6, 1.0, 0.9, 0.7]})
+    >>> for row in screening(q)[["worker", "basis", "flagged", "reason"]].values.tolist():
+    ...     print(row)
+    ['a', 'gold', True, 'agreement with gold 0.600 < 0.75']
+    ['b', 'majority', True, 'agreement with majority 0.700 < 0.75']
+    """
+    mt = threshold if majority_threshold is None else majority_threshold
+    recs = []
+    for w, sub in quality.groupby("worker", sort=True):
+        by = {r["reference"]: r for r in sub.to_dict("records")}
+        rec = {"worker": w}
+        for ref in ("gold", "majority"):
+            rec[f"n_{ref}"] = int(by[ref]["n"]) if ref in by else 0
+            rec[f"accuracy_{ref}"] = float(by[ref]["accuracy"]) if ref in by else float("nan")
+        if rec["n_gold"] >= min_items:
+            basis, thr = "gold", threshold
+        elif rec["n_majority"] >= min_items:
+            basis, thr = "majority", mt
+        else:
+            basis, thr = None, None
+        rec["basis"] = basis
+        if basis is None:
+            rec["flagged"], rec["reason"] = True, f"too few items (< {min_items})"
+        else:
+            acc = rec[f"accuracy_{basis}"]
+            rec["flagged"] = bool(acc < thr)
+            rec["reason"] = f"agreement with {basis} {acc:.3f} < {thr:g}" if rec["flagged"] else ""
+        recs.append(rec)
+    # Explicit columns: with no scorable worker (one labeller, no gold) the table is empty, not column-less.
+    return pd.DataFrame(recs, columns=["worker", "n_gold", "accuracy_gold", "n_majority", "accuracy_majority",
+                                       "basis", "flagged", "reason"])
