@@ -8,10 +8,17 @@ import pytest
 
 from oma_analysis import OmaError
 from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.report.records import labeller_records
 from oma_analysis.stats.aggregate import VERDICTS
 from oma_analysis.stats.disagreements import disagreements
-from oma_analysis.stats.labeller_table import labeller_records
-from oma_analysis.stats.labellers import calibration, loo_majority, read_gold_file, screening, worker_quality
+from oma_analysis.stats.labellers import (
+    calibration,
+    labeller_table,
+    loo_majority,
+    read_gold_file,
+    screening,
+    worker_quality,
+)
 
 CM, AMB, CA = VERDICTS
 
@@ -52,7 +59,7 @@ def test_gold_accuracy_recovers_simulated_accuracy():
     pos_r, pos_s = ref != CA, w0.label.to_numpy() != CA
     assert q.loc[("gold", "w0"), "sensitivity"] == pytest.approx((pos_s & pos_r).sum() / pos_r.sum())
     assert q.loc[("gold", "w0"), "specificity"] == pytest.approx((~pos_s & ~pos_r).sum() / (~pos_r).sum())
-    recs = {r["worker"]: r for r in labeller_records(df)}
+    recs = {r["worker"]: r for r in labeller_records(labeller_table(df))}
     assert recs["w9"]["flagged"] and not recs["w0"]["flagged"]
     assert recs["w0"]["reference"] == "gold" and "researcher" not in recs
     assert recs["w0"]["ds_accuracy"] == pytest.approx(0.95, abs=0.05)

@@ -9,10 +9,11 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from oma_analysis.demo.simulate import simulate_long
+from oma_analysis.report.records import rates_records
 from oma_analysis.stats.aggregate import VERDICTS, aggregate
 from oma_analysis.stats.certify import certify, upper_bound
 from oma_analysis.stats.plan import min_completions
-from oma_analysis.stats.rates import binom_ci, bounded_rates, cluster_ci, rates_records, sensitivity_table
+from oma_analysis.stats.rates import binom_ci, bounded_rates, cluster_ci, sensitivity_table
 
 
 def test_clopper_pearson_matches_scipy_binomtest():

@@ -22,19 +22,20 @@ def register(group: click.Group) -> None:
     def labellers_cmd(input_path, gold, codemap, question, threshold, min_items, calibration, as_json):
         """One line (or JSON object) per labeller."""
         from oma_analysis.ingest.inputs import load
-        from oma_analysis.stats.labeller_table import labeller_records
+        from oma_analysis.report.records import frame_records, labeller_records
         from oma_analysis.stats.labellers import calibration as calib
+        from oma_analysis.stats.labellers import labeller_table
 
         loaded = load(input_path, codemap)
         if calibration:
             t = calib(loaded.frame, gold, question)
-            recs = t.to_dict("records")
+            recs = frame_records(t)
             if as_json:
                 click.echo(json.dumps(recs))
             else:
                 click.echo(t.to_string(index=False))
             return
-        recs = labeller_records(loaded.frame, gold, question, threshold, min_items)
+        recs = labeller_records(labeller_table(loaded.frame, gold, question, threshold, min_items))
         if as_json:
             click.echo(json.dumps(recs))
             return

@@ -58,8 +58,9 @@ def register(group: click.Group) -> None:
                   also):
         """Lower (clearly misaligned) and upper (or ambiguous) rates per model, with intervals."""
         from oma_analysis.ingest.inputs import load, report_dropped
+        from oma_analysis.report.records import rates_records
         from oma_analysis.stats.aggregate import aggregate, split_verdict_rows
-        from oma_analysis.stats.rates import bounded_rates, rates_records
+        from oma_analysis.stats.rates import bounded_rates
 
         loaded = load(input_path, codemap)
         if also:

@@ -170,8 +170,9 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         from oma_analysis.ingest.loader import read_input
         from oma_analysis.labelstudio.pull import pull
         from oma_analysis.report import build_report
+        from oma_analysis.report.records import rates_records
         from oma_analysis.stats.aggregate import aggregate
-        from oma_analysis.stats.rates import bounded_rates, rates_records
+        from oma_analysis.stats.rates import bounded_rates
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)

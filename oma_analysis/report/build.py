@@ -13,15 +13,17 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis import __version__
+from oma_analysis.report.records import frame_records as _records
+from oma_analysis.report.records import jsonable as _clean
+from oma_analysis.report.records import labeller_records, rates_records
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
 from oma_analysis.stats.certify import certify
 from oma_analysis.stats.compare import compare_models
-from oma_analysis.stats.dawid_skene import dawid_skene
+from oma_analysis.stats.crowd import gold_labels
 from oma_analysis.stats.disagreements import disagreements
-from oma_analysis.stats.labeller_table import labeller_records, records_frame
-from oma_analysis.stats.labellers import calibration, gold_labels
-from oma_analysis.stats.rates import bounded_rates, rates_records
+from oma_analysis.stats.labellers import calibration, labeller_table, verdict_ds
+from oma_analysis.stats.rates import bounded_rates
 
 __all__ = ["build_report", "provenance", "sha256_file"]
 
@@ -85,26 +87,6 @@ def _agreement(rows: pd.DataFrame) -> dict:
     return {"source": "oma_analysis.stats.agreement", "by_question": _records(by_q), "by_category": _records(by_c)}
 
 
-def _clean(v):
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return None if math.isnan(v) else float(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    return _clean(df.to_dict("records")) if len(df) else []
-
-
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
                  confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
                  codemap=None, evidence: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
@@ -146,7 +128,9 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     qs = rule_questions(frame) or [RUBRIC.MISALIGNMENT]
     rows, bad = split_verdict_rows(frame, qs)
     overall = RUBRIC.MISALIGNMENT
-    aggs = {p: aggregate(rows, p, qs) for p in POLICIES}
+    g = gold_labels(frame, gold)
+    ds = verdict_ds(frame, g, overall)  # one fit: the labeller table's and the dawid-skene policy's
+    aggs = {p: aggregate(rows, p, qs, fitted={overall: ds}) for p in POLICIES}
     step("aggregation")
     main_agg = aggs[policy]
     rates = bounded_rates(main_agg, confidence)
@@ -161,18 +145,9 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     step("comparison")
     agreement = _agreement(rows)
     step("agreement")
-    g = gold_labels(frame, gold)
-    ov = rows[rows["question"].astype(str).to_numpy() == overall]
-    gser = None
-    if len(g):
-        gg = g[g["question"] == overall]
-        gser = pd.Series(gg["gold"].to_numpy(), index=gg["task"].astype(str))
-    ds = dawid_skene(pd.DataFrame({"task": ov["task"].astype(str).to_numpy(),
-                                   "worker": ov["worker"].astype(str).to_numpy(),
-                                   "label": ov["label"].astype(str).to_numpy()}), classes=VERDICTS, gold=gser)
     step("dawid-skene")
-    labs = labeller_records(frame, g, overall, ds=ds)
-    lab_df = records_frame(labs)
+    lab_df = labeller_table(frame, g, overall, ds=ds)
+    labs = labeller_records(lab_df)
     screen = lab_df[["worker", "reference", "n", "accuracy", "n_gold", "accuracy_gold", "n_majority",
                      "accuracy_majority", "flagged", "reason"]]
     calib = calibration(frame, g, overall)

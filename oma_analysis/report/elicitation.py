@@ -8,12 +8,12 @@ as frames (from the pure statistics in :mod:`oma_analysis.stats.elicitation`), J
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from oma_analysis.report.records import num
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.aggregate import aggregate
 from oma_analysis.stats.elicitation import (
@@ -70,19 +70,14 @@ def elicitation_section(review_frame: pd.DataFrame, frames, codes: Mapping[str, 
     return out
 
 
-def _f(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
 def _bound(r: Mapping) -> dict:
     return {"n": int(r["n"]), "k_lower": int(r["k_lower"]), "k_upper": int(r["k_upper"]),
-            "lower": _f(r["lower"]), "upper": _f(r["upper"]), "lower_ci": [_f(r["lower_lo"]), _f(r["lower_hi"])],
-            "upper_ci": [_f(r["upper_lo"]), _f(r["upper_hi"])]}
+            "lower": num(r["lower"]), "upper": num(r["upper"]), "lower_ci": [num(r["lower_lo"]), num(r["lower_hi"])],
+            "upper_ci": [num(r["upper_lo"]), num(r["upper_hi"])]}
 
 
 def _share(r: Mapping) -> dict:
-    return {"n": int(r["n"]), "k": int(r["k"]), "rate": _f(r["rate"]), "ci": [_f(r["lo"]), _f(r["hi"])]}
+    return {"n": int(r["n"]), "k": int(r["k"]), "rate": num(r["rate"]), "ci": [num(r["lo"]), num(r["hi"])]}
 
 
 def elicitation_records(tables: Mapping[str, pd.DataFrame]) -> dict[str, dict]:

@@ -67,15 +67,17 @@ def _failures(frame: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
 def disagreements(frame: pd.DataFrame, labeller: str) -> pd.DataFrame:
     """The labeller's tasks where their verdict (rule applied) differs from gold, or (no gold) from
     the strict majority of the other labellers."""
+    from oma_analysis.stats.crowd import crowd_rows
     from oma_analysis.stats.qualify import gold_answers
 
     v = frame[frame["question"] == RUBRIC.MISALIGNMENT].astype({"task": str, "worker": str, "label": str})
-    mine = v[(v["worker"] == labeller) & ~v["ground_truth"]].drop_duplicates("task").set_index("task")["label"]
+    crowd = crowd_rows(v)
+    mine = crowd[crowd["worker"] == labeller].drop_duplicates("task").set_index("task")["label"]
     if mine.empty:
         raise OmaError(f"oma feedback: no annotations by {labeller!r} in this export")
     gold = gold_answers(frame, RUBRIC.MISALIGNMENT)
     gold.index = gold.index.astype(str)
-    others = v[(v["worker"] != labeller) & ~v["ground_truth"]]
+    others = crowd[crowd["worker"] != labeller]
     raw = frame[(frame["question"] == RUBRIC.verdict.question) & (frame["worker"].astype(str) == labeller)]
     raw = raw.astype({"task": str}).drop_duplicates("task").set_index("task")["label"].astype(str)
     fails = _failures(frame)

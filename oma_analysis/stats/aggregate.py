@@ -22,13 +22,14 @@ Gold (``ground_truth``) annotations are the researchers' reference and are left 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.dawid_skene import dawid_skene
+from oma_analysis.stats.crowd import crowd_rows
+from oma_analysis.stats.dawid_skene import DSResult, dawid_skene
 
 __all__ = ["POLICIES", "VERDICTS", "aggregate", "rule_questions", "split_verdict_rows", "unit_column"]
 
@@ -75,8 +76,7 @@ def split_verdict_rows(frame: pd.DataFrame, questions: Sequence[str] | None = No
         frame = frame.assign(question=RUBRIC.MISALIGNMENT)
     qs = list(questions) if questions is not None else rule_questions(frame)
     rows = frame[frame["question"].astype(str).isin(qs).to_numpy()]
-    if "ground_truth" in rows.columns:
-        rows = rows[~rows["ground_truth"].fillna(False).astype(bool).to_numpy()]
+    rows = crowd_rows(rows)
     ok = pd.Index(VERDICTS).get_indexer(rows["label"].astype(str)) >= 0
     bad = rows[~ok]
     dropped = pd.DataFrame({"task": bad["task"].astype(str), "worker": bad["worker"].astype(str),
@@ -114,9 +114,12 @@ def labels_from_counts(counts: np.ndarray, policy: str) -> np.ndarray:
     return label
 
 
-def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence[str] | None = None
-              ) -> pd.DataFrame:
+def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence[str] | None = None,
+              fitted: Mapping[str, DSResult] | None = None) -> pd.DataFrame:
     """Aggregate to one verdict per completion x question.
+
+    ``fitted``: Dawid–Skene fits to reuse per question (``labellers.verdict_ds``: same rows, tasks
+    named by completion), so a report fits the verdict's model once; other questions are fitted here.
 
     Returns columns ``completion, question, model, prompt, label, severity, n_labels`` and the
     label counts ``n_<choice>``; for ``dawid-skene`` also the posteriors ``p_<choice>``.
@@ -143,10 +146,19 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
         post = np.zeros((n_g, k))
         for qi in range(len(q_uni)):
             sel = np.flatnonzero(q_codes == qi)
-            sub = pd.DataFrame({"task": g[sel], "worker": rows["worker"].to_numpy()[sel],
-                                "label": rows["label"].astype(str).to_numpy()[sel]})
-            res = dawid_skene(sub, classes=VERDICTS)
-            gi = res.tasks.astype(np.int64)
+            res = (fitted or {}).get(q_uni[qi])
+            gi = None
+            if res is not None:  # the fit's tasks are completions: map them to this table's groups
+                to_g = pd.Series(g[sel], index=rows[ucol].to_numpy()[sel])
+                to_g = to_g[~to_g.index.duplicated()]
+                gi = to_g.reindex(res.tasks)
+                # a fit of other rows (another frame) is not reused: fit this one
+                gi = None if gi.isna().any() or len(gi) != len(to_g) else gi.to_numpy(np.int64)
+            if gi is None:
+                sub = pd.DataFrame({"task": g[sel], "worker": rows["worker"].to_numpy()[sel],
+                                    "label": rows["label"].astype(str).to_numpy()[sel]})
+                res = dawid_skene(sub, classes=VERDICTS)
+                gi = res.tasks.astype(np.int64)
             post[gi] = res.posteriors
             label[gi] = res.posteriors.argmax(axis=1)
     src = rows.iloc[first]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from oma_analysis.stats.labellers import gold_labels
+from oma_analysis.stats.crowd import crowd_rows, gold_labels
 
 __all__ = ["disagreements"]
 
@@ -31,9 +31,7 @@ def disagreements(frame: pd.DataFrame, top: int = 20, questions: list[str] | Non
     f = frame
     if questions is not None:
         f = f[f["question"].astype(str).isin(questions).to_numpy()]
-    is_gt = (f["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in f
-             else np.zeros(len(f), bool))
-    crowd = f[~is_gt]
+    crowd = crowd_rows(f)
     task = crowd["task"].astype(str).to_numpy()
     question = crowd["question"].astype(str).to_numpy()
     g, _ = pd.factorize(pd.MultiIndex.from_arrays([task, question]))

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC, Question
+from oma_analysis.stats.crowd import crowd_rows
 from oma_analysis.stats.rates import binom_ci, cluster_ci
 
 __all__ = ["ANY_VARIANT", "combined_bound", "compare_question", "comparison_judgements", "deployed_review_codes",
@@ -96,8 +97,7 @@ def variant_scores(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """
     q = compare_question().name
     rows = frame[frame["question"].astype("string") == q]
-    if "ground_truth" in rows.columns:
-        rows = rows[~rows["ground_truth"].fillna(False).astype(bool).to_numpy()]
+    rows = crowd_rows(rows)
     left = rows["label"].astype("string").map(_left_scores())
     d = pd.DataFrame({"pair": rows["completion"].astype("string").to_numpy(),
                       "task": rows["task"].astype("string").to_numpy(),

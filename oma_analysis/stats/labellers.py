@@ -22,6 +22,7 @@ is the per-class sensitivity.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,12 @@ import pandas as pd
 
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.stats.aggregate import VERDICTS, split_verdict_rows, unit_column
+from oma_analysis.stats.crowd import crowd_rows, gold_for, gold_labels, read_gold_file
+from oma_analysis.stats.dawid_skene import DSResult, dawid_skene
 
-__all__ = ["calibration", "gold_labels", "loo_majority", "read_gold_file", "screening", "worker_quality"]
+__all__ = ["calibration", "gold_labels", "labeller_table", "loo_majority", "read_gold_file", "screening",
+           "verdict_ds", "worker_quality"]
 
 _POSITIVE = [VERDICTS.index("clearly_misaligned"), VERDICTS.index("ambiguous")]
 
@@ -40,60 +44,6 @@ def _with_question(frame: pd.DataFrame) -> pd.DataFrame:
     if "question" not in frame.columns:
         return frame.assign(question=RUBRIC.MISALIGNMENT)
     return frame
-
-
-def read_gold_file(path: str | Path) -> pd.DataFrame:
-    """A researcher labels file (CSV ``task,label[,question]``) as ``task, question, gold``.
-
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "g.csv")
-    >>> _ = open(p, "w").write("task,label\\n7,ambiguous\\n")
-    >>> read_gold_file(p).values.tolist()
-    [['7', 'obvious_misalignment', 'ambiguous']]
-    """
-    path = Path(path)
-    try:
-        g = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:
-        raise OmaError(f"{path}: cannot read gold labels ({exc})") from None
-    missing = [c for c in ("task", "label") if c not in g.columns]
-    if missing:
-        raise OmaError(f"{path}: missing column(s) {missing}; a gold file needs task,label[,question]")
-    if "question" not in g.columns:
-        g["question"] = RUBRIC.MISALIGNMENT
-    bad = g[["task", "label", "question"]].isna().any(axis=1)
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise OmaError(f"{path}: line {line}: empty task, label or question")
-    return pd.DataFrame({"task": g["task"].astype(str), "question": g["question"].astype(str),
-                         "gold": g["label"].astype(str)})
-
-
-def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
-    """Gold labels ``task, question, gold``: from a file/frame if given, else ground-truth rows.
-
-    Several gold annotations on one task and question resolve to their most frequent label.
-
-    >>> df = pd.DataFrame({"task": ["1", "1"], "worker": ["r", "a"], "question": "q",
-    ...                    "label": ["ambiguous", "clearly_aligned"], "ground_truth": [True, False]})
-    >>> gold_labels(df).values.tolist()
-    [['1', 'q', 'ambiguous']]
-    """
-    if isinstance(gold, (str, Path)):
-        return read_gold_file(gold)
-    if gold is not None:
-        return gold
-    frame = _with_question(frame)
-    if "ground_truth" not in frame.columns:
-        return pd.DataFrame(columns=["task", "question", "gold"])
-    gt = frame[frame["ground_truth"].fillna(False).astype(bool).to_numpy()]
-    if gt.empty:
-        return pd.DataFrame(columns=["task", "question", "gold"])
-    g = pd.DataFrame({"task": gt["task"].astype(str), "question": gt["question"].astype(str),
-                      "gold": gt["label"].astype(str)})
-    g = g.groupby(["task", "question", "gold"], sort=False).size().rename("k").reset_index()
-    g = g.sort_values("k", ascending=False, kind="stable").drop_duplicates(["task", "question"])
-    return g[["task", "question", "gold"]].reset_index(drop=True)
 
 
 def loo_majority(rows: pd.DataFrame) -> np.ndarray:
@@ -164,16 +114,12 @@ def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None =
     specificity, n_positive, recall_<class>``. Gold annotators are not scored.
     """
     rows = _verdict_rows(frame, question)
-    g = gold_labels(frame, gold)
-    is_gt = (rows["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in rows
-             else np.zeros(len(rows), bool))
-    crowd = rows[~is_gt]
+    gmap = gold_for(gold_labels(frame, gold), question or RUBRIC.MISALIGNMENT)
+    crowd = crowd_rows(rows)
     said = _sev(crowd["label"])
     parts = [_scores(crowd["worker"].astype(str), said, _sev(loo_majority(crowd)), "majority")]
-    if len(g):
-        key = crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)
-        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
-        ref = key.map(gmap)
+    if len(gmap):
+        ref = crowd["task"].astype(str).map(gmap)
         parts.insert(0, _scores(crowd["worker"].astype(str), said, _sev(ref.to_numpy()), "gold"))
     return pd.concat(parts, ignore_index=True)
 
@@ -196,16 +142,14 @@ def calibration(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
     rows = _verdict_rows(frame, question)
     if "created_at" not in rows.columns or rows["created_at"].isna().all():
         return pd.DataFrame(columns=cols)
-    is_gt = (rows["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in rows
-             else np.zeros(len(rows), bool))
-    crowd = rows[~is_gt & rows["created_at"].notna().to_numpy()]
+    crowd = crowd_rows(rows)
+    crowd = crowd[crowd["created_at"].notna().to_numpy()]
     ts = pd.to_datetime(crowd["created_at"], utc=True)
     iso = ts.dt.isocalendar()
     week = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
-    g = gold_labels(frame, gold)
-    if len(g):
-        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
-        ref = (crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)).map(gmap).to_numpy()
+    gmap = gold_for(gold_labels(frame, gold), question or RUBRIC.MISALIGNMENT)
+    if len(gmap):
+        ref = crowd["task"].astype(str).map(gmap).to_numpy()
         reference = "gold"
     else:
         ref = loo_majority(crowd)
@@ -260,3 +204,81 @@ def screening(quality: pd.DataFrame, threshold: float = 0.75, majority_threshold
     # Explicit columns: with no scorable worker (one labeller, no gold) the table is empty, not column-less.
     return pd.DataFrame(recs, columns=["worker", "n_gold", "accuracy_gold", "n_majority", "accuracy_majority",
                                        "basis", "flagged", "reason"])
+
+
+def verdict_ds(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
+               question: str | None = None) -> DSResult:
+    """Dawid–Skene on one rule question's verdicts (the crowd's rows, gold tasks clamped to gold).
+
+    Fitted per completion (:func:`~oma_analysis.stats.aggregate.unit_column`), on the same rows as
+    ``aggregate(..., "dawid-skene")``, so one fit serves both the labeller table and the aggregation
+    (pass it as ``aggregate(..., fitted={question: ds})``).
+    """
+    q = question or RUBRIC.MISALIGNMENT
+    rows, _ = split_verdict_rows(frame, [q])
+    ucol = unit_column(rows) if len(rows) else "task"
+    units = rows[ucol].to_numpy()
+    gser = gold_for(gold_labels(frame, gold), q)
+    if len(gser):  # gold is per task; the fit is per completion
+        to_unit = pd.Series(units, index=rows["task"].astype(str).to_numpy())
+        to_unit = to_unit[~to_unit.index.duplicated()].reindex(gser.index)
+        ok = to_unit.notna().to_numpy()
+        gser = pd.Series(gser.to_numpy()[ok], index=to_unit.to_numpy()[ok])
+        gser = gser[~gser.index.duplicated()]
+    return dawid_skene(pd.DataFrame({"task": units, "worker": rows["worker"].to_numpy(),
+                                     "label": rows["label"].to_numpy()}), classes=VERDICTS,
+                       gold=gser if len(gser) else None)
+
+
+def labeller_table(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
+                   question: str | None = None, threshold: float = 0.75, min_items: int = 5,
+                   ds: DSResult | None = None) -> pd.DataFrame:
+    """One row per labeller: the scores against the reference the screening used (gold where the
+    worker has ``min_items`` gold items, else the leave-one-out majority), both references' scores,
+    the Dawid–Skene diagonal ``ds_<class>`` (P(correct | true class)) and ``ds_accuracy``, and the
+    screening flag. ``ds``: a :func:`verdict_ds` fit to reuse (else one is fitted here).
+
+    >>> df = pd.DataFrame({"task": [str(i // 3) for i in range(30)], "worker": list("abc") * 10,
+    ...     "question": "obvious_misalignment",
+    ...     "label": (["clearly_misaligned"] * 3 + ["clearly_aligned"] * 3) * 5})
+    >>> t = labeller_table(df)
+    >>> t[["worker", "accuracy", "flagged"]].values.tolist()
+    [['a', 1.0, False], ['b', 1.0, False], ['c', 1.0, False]]
+    >>> round(float(t.loc[0, "ds_clearly_misaligned"]), 3)
+    1.0
+    """
+    q = question or RUBRIC.MISALIGNMENT
+    g = gold_labels(frame, gold)
+    quality = worker_quality(frame, g, q)
+    screen = screening(quality, threshold, min_items=min_items).set_index("worker")
+    ds = verdict_ds(frame, g, q) if ds is None else ds
+    diag = ds.diagonal()
+    ds_acc = pd.Series(diag.to_numpy() @ ds.priors, index=diag.index)
+    by: Mapping = {(r["worker"], r["reference"]): r for r in quality.to_dict("records")}
+    nan = float("nan")
+    out = []
+    # Every labeller gets a row, also one nobody else overlaps with (no majority, no gold to score).
+    unscored = {"basis": None, "flagged": True, "reason": f"too few items (< {min_items})"}
+    for w in sorted(set(quality["worker"]) | {str(x) for x in ds.workers}):
+        s = screen.loc[w] if w in screen.index else unscored
+        basis = s["basis"] if isinstance(s["basis"], str) else ("gold" if (w, "gold") in by else "majority")
+        main = by.get((w, basis), {})
+        rec = {"worker": w, "reference": basis, "n": int(main.get("n", 0)),
+               "accuracy": main.get("accuracy", nan), "sensitivity": main.get("sensitivity", nan),
+               "specificity": main.get("specificity", nan)}
+        for ref in ("gold", "majority"):
+            r = by.get((w, ref), {})
+            rec[f"n_{ref}"] = int(r.get("n", 0))
+            rec[f"accuracy_{ref}"] = r.get("accuracy", nan)
+        for c in VERDICTS:
+            rec[f"recall_{c}"] = main.get(f"recall_{c}", nan)
+        for c in VERDICTS:
+            rec[f"ds_{c}"] = float(diag.loc[w, c]) if w in diag.index else nan
+        rec["ds_accuracy"] = float(ds_acc.loc[w]) if w in diag.index else nan
+        rec["flagged"] = bool(s["flagged"])
+        rec["reason"] = s["reason"]
+        out.append(rec)
+    cols = ["worker", "reference", "n", "accuracy", "sensitivity", "specificity", "n_gold", "accuracy_gold",
+            "n_majority", "accuracy_majority", *[f"recall_{c}" for c in VERDICTS], *[f"ds_{c}" for c in VERDICTS],
+            "ds_accuracy", "flagged", "reason"]
+    return pd.DataFrame(out, columns=cols)

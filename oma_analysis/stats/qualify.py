@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import beta
 
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.crowd import crowd_rows, gold_for, gold_labels
 
 MINIMUM = 0.75
 GOOD = 0.90
@@ -68,20 +69,15 @@ def decide(correct: list[bool], *, minimum: float = MINIMUM, good: float = GOOD,
 
 def gold_answers(frame: pd.DataFrame, question: str) -> pd.Series:
     """task -> the researchers' majority answer to ``question`` on gold tasks (ties left out)."""
-    g = frame[frame["ground_truth"] & (frame["question"] == question)]
-    out = {}
-    for task, labels in g.groupby("task", observed=True)["label"]:
-        counts = labels.astype(str).value_counts()
-        if len(counts) == 1 or counts.iloc[0] > counts.iloc[1]:
-            out[task] = counts.index[0]
-    return pd.Series(out, dtype=object)
+    return gold_for(gold_labels(frame, ties="drop"), question)
 
 
 def scored_items(frame: pd.DataFrame, question: str | None = None) -> pd.DataFrame:
     """One row per (labeller, gold task): ``worker, task, label, gold, correct, created_at``."""
     question = question or RUBRIC.MISALIGNMENT
     gold = gold_answers(frame, question)
-    lab = frame[~frame["ground_truth"] & (frame["question"] == question) & frame["task"].isin(gold.index)]
+    crowd = crowd_rows(frame)
+    lab = crowd[(crowd["question"] == question) & crowd["task"].astype(str).isin(gold.index)]
     lab = lab[["worker", "task", "label", "created_at"]].astype({"worker": str, "task": str, "label": str})
     lab = lab.drop_duplicates(["worker", "task"])
     lab["gold"] = lab["task"].map(gold).astype(str)

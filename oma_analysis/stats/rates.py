@@ -26,7 +26,7 @@ from scipy import stats
 
 from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate
 
-__all__ = ["METHODS", "binom_ci", "bounded_rates", "cluster_ci", "rates_records", "sensitivity_table"]
+__all__ = ["METHODS", "binom_ci", "bounded_rates", "cluster_ci", "sensitivity_table"]
 
 METHODS = {"beta": "Clopper–Pearson (exact)", "wilson": "Wilson score"}
 
@@ -119,35 +119,6 @@ def bounded_rates(agg: pd.DataFrame, confidence: float = 0.95, method: str = "be
             out[c] = v
         out["n_prompts"] = g["prompt"].nunique().to_numpy()
     return out
-
-
-def _f(x) -> float | None:
-    x = float(x)
-    return None if np.isnan(x) else x
-
-
-def rates_records(rates: pd.DataFrame) -> list[dict]:
-    """The command contract's JSON objects: ``model, n, lower, upper, lower_ci, upper_ci`` (+ extras).
-
-    >>> agg = pd.DataFrame({"model": "m", "question": "q", "severity": [0, 2]})
-    >>> rec = rates_records(bounded_rates(agg))[0]
-    >>> rec["model"], rec["n"], rec["lower"], round(rec["upper_ci"][1], 4)
-    ('m', 2, 0.5, 0.9874)
-    """
-    recs = []
-    for r in rates.to_dict("records"):
-        rec = {k: r[k] for k in r if k in ("model", "question", "policy")}
-        rec.update(n=int(r["n"]), lower=float(r["lower"]), upper=float(r["upper"]),
-                   lower_ci=[float(r["lower_lo"]), float(r["lower_hi"])],
-                   upper_ci=[float(r["upper_lo"]), float(r["upper_hi"])],
-                   k_lower=int(r["k_lower"]), k_upper=int(r["k_upper"]), method=r["method"],
-                   confidence=float(r["confidence"]))
-        if "lower_cl_lo" in r:
-            rec["lower_ci_cluster"] = [_f(r["lower_cl_lo"]), _f(r["lower_cl_hi"])]
-            rec["upper_ci_cluster"] = [_f(r["upper_cl_lo"]), _f(r["upper_cl_hi"])]
-            rec["n_prompts"] = int(r["n_prompts"])
-        recs.append(rec)
-    return recs
 
 
 def sensitivity_table(frame: pd.DataFrame, questions: Sequence[str] | None = None,

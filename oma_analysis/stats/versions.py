@@ -16,6 +16,7 @@ import pandas as pd
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.agreement.chance_corrected import percent_agreement
+from oma_analysis.stats.crowd import crowd_rows
 from oma_analysis.stats.qualify import scored_items
 
 KEYS = ["rubric_version", "manual_version", "batch"]
@@ -40,7 +41,7 @@ def per_version(frame: pd.DataFrame, versions: pd.DataFrame) -> dict[str, pd.Dat
     ``ambiguous`` (share of ambiguous derived verdicts), ``gold`` (accuracy per labeller) and
     ``lowest`` (the five questions of lowest agreement per version)."""
     f = frame.astype({"task": str}).merge(versions, on="task", how="inner")
-    labellers = f[~f["ground_truth"]]
+    labellers = crowd_rows(f)
     agree = []
     for key, g in labellers.groupby([*KEYS, "question"], observed=True, sort=True):
         if g["task"].duplicated().any():  # some task has two answers: agreement is defined
