@@ -432,7 +432,7 @@ def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path
             except ProcessLookupError:
                 pass
         out["killed_pids"] = len(pids)
-        from oma_analysis.procs import alive
+        from oma_analysis.lifecycle.procs import alive
 
         t = time.monotonic()
         while any(alive(p) for p in pids) and time.monotonic() - t < 10:

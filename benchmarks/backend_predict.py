@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from oma_analysis.procs import free_port
+from oma_analysis.lifecycle.procs import free_port
 
 
 def flops_per_sequence(cfg, seq: int) -> float:

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from oma_analysis.procs import free_port
+from oma_analysis.lifecycle.procs import free_port
 
 GOAL_S = 60.0
 

@@ -13,10 +13,11 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from oma_analysis.lifecycle.backend import models_dir  # the backend's models folder, shared with `oma backend up`
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +25,6 @@ _lock = threading.Lock()
 _live: Live | None = None
 _failed: dict[str, float] = {}  # version -> when it failed to load while another one was live
 RETRY_LOAD_S = 5.0
-
-
-def models_dir() -> Path:
-    d = os.environ.get("OMA_BACKEND_MODELS")
-    if d:
-        return Path(d).resolve()
-    from oma_analysis.labelstudio.server import oma_home
-
-    return oma_home() / "backend" / "models"
 
 
 def quantize() -> bool:

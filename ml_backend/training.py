@@ -37,8 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ml_backend.intent import models_dir
 from oma_analysis import OmaError
+from oma_analysis.lifecycle.backend import NO_TRAINING_KEY, models_dir  # noqa: F401 - NO_TRAINING_KEY re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ LOCK = ".retrain.lock"
 POLL_LOCK = ".poll.lock"
 STATUS = ".retrain.json"
 STUDY = ".study.json"
-NO_TRAINING_KEY = "oma_no_training"
 
 _setup_client: dict[str, str] = {}  # hostname + access_token of the last /setup (kept in memory only)
 
@@ -231,7 +230,7 @@ def _run(lock_fh: Any) -> None:
 
 def _scrub(message: str) -> str:
     """/status reveals no paths: the models directory and $OMA_HOME become placeholders."""
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     for path, name in ((str(models_dir()), "<models>"), (str(oma_home()), "<OMA_HOME>")):
         message = message.replace(path, name)

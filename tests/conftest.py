@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from oma_analysis.procs import free_port
+from oma_analysis.lifecycle.procs import free_port
 
 SHARED = (Path(__file__).resolve().parents[1] / ".." / "shared").resolve()
 

@@ -27,7 +27,7 @@ from oma_analysis.cli import main
 from oma_analysis.labelstudio.config_check import validate_results
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
-from oma_analysis.procs import free_port
+from oma_analysis.lifecycle.procs import free_port
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.tasks.blinding import CodeMap
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -279,8 +280,8 @@ def test_oma_checks_command(tmp_path) -> None:  # noqa: ANN001
 # ---- IFEval -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def ifeval() -> list[dict]:
-    d = default_ifeval_dir()
+def ifeval(shared_dir: Path) -> list[dict]:
+    d = default_ifeval_dir(shared_dir)
     assert d.is_dir(), f"IFEval data expected at {d}"
     return load_ifeval(d)
 

@@ -31,9 +31,9 @@ WORST, MIDDLE, BEST = (c.id for c in RUBRIC.verdict.choices)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+def trained(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[Path, pd.DataFrame]:
     """``oma train`` on 64 IFEval-derived pairs (texts cut short so one epoch takes seconds)."""
-    df = ifeval_pairs(load_ifeval(), n=64, seed=1)
+    df = ifeval_pairs(load_ifeval(shared_dir / "datasets" / "ifeval"), n=64, seed=1)
     d = tmp_path_factory.mktemp("clf")
     data = d / "train.jsonl"
     with data.open("w") as fh:
@@ -47,8 +47,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
     return root, df
 
 
-def test_ifeval_pairs_are_balanced_and_corrupted() -> None:
-    df = ifeval_pairs(load_ifeval(), n=40, seed=0)
+def test_ifeval_pairs_are_balanced_and_corrupted(shared_dir: Path) -> None:
+    df = ifeval_pairs(load_ifeval(shared_dir / "datasets" / "ifeval"), n=40, seed=0)
     assert len(df) == 40 and df["label"].value_counts().to_dict() == {0: 20, 1: 20}
     met, not_met = df[df.label == 0], df[df.label == 1]
     assert set(met["text_a"]) == set(not_met["text_a"])  # same prompts, good vs broken answers

@@ -32,7 +32,7 @@ from oma_analysis.cli import main
 from oma_analysis.labelstudio.client import connect
 from oma_analysis.labelstudio.server import load_credentials
 from oma_analysis.labelstudio.users import Annotator, signup_annotator
-from oma_analysis.procs import free_port as _free_port
+from oma_analysis.lifecycle.procs import free_port as _free_port
 
 pytestmark = pytest.mark.labelstudio
 

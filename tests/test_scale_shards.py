@@ -99,7 +99,7 @@ def test_cli_shards_flags(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "no file matches" in bad.output
 
 
-def test_classifier_scoring_on_ray_equals_direct_predict(tmp_path: Path) -> None:
+def test_classifier_scoring_on_ray_equals_direct_predict(tmp_path: Path, shared_dir: Path) -> None:
     """Classifier scoring over shards (``--classifier``): one model load per worker, the scores of
     ``IntentClassifier.predict`` on the same (prompt, response) pairs, on Ray as in one process."""
     import numpy as np
@@ -108,7 +108,7 @@ def test_classifier_scoring_on_ray_equals_direct_predict(tmp_path: Path) -> None
     from oma_analysis.classifier.data import ifeval_pairs
     from oma_analysis.classifier.model import IntentClassifier
 
-    df = ifeval_pairs(load_ifeval(), n=16, seed=2)
+    df = ifeval_pairs(load_ifeval(shared_dir / "datasets" / "ifeval"), n=16, seed=2)
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"prompt": a[:200], "completion": b[:300], "label": int(y)}) + "\n"
                             for a, b, y in df.itertuples(index=False)))

@@ -84,7 +84,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         import json
 
         pids = [p for p in (json.loads(state).get(k) for k in ("pid", "proxy_pid")) if p]
-        from oma_analysis.procs import alive
+        from oma_analysis.lifecycle.procs import alive
 
         assert not any(alive(p) for p in pids), "oma ls down left Label Studio or nginx running"
 

@@ -1,4 +1,4 @@
-"""Read IFEval's prompts joined with GPT-4's responses (``shared/datasets/ifeval/``, read in place)."""
+"""Read IFEval's prompts joined with GPT-4's responses (``<shared>/datasets/ifeval/``, read in place)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from oma_analysis import OmaError
+from oma_analysis.locations import dataset_dir
 
 PROMPTS_FILE = "input_data.jsonl"
 RESPONSES_FILE = "input_response_data_gpt4_20231107_145030.jsonl"
 
 
-def default_ifeval_dir() -> Path:
-    """``$OMA_IFEVAL_DIR``, else ``shared/datasets/ifeval`` beside the repository checkout."""
+def default_ifeval_dir(shared: str | Path | None = None) -> Path:
+    """``$OMA_IFEVAL_DIR``, else ``datasets/ifeval`` in the shared data folder (``shared`` or
+    ``$OMA_SHARED_DIR``: :func:`oma_analysis.locations.shared_dir`)."""
     env = os.environ.get("OMA_IFEVAL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ifeval"
+    return Path(env) if env else dataset_dir("ifeval", shared)
 
 
 def load_ifeval(data_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ def audit(project_refs: tuple[str, ...], added: bool, as_json: bool, fail: bool)
     (who wrote them, when last seen) or changed (who changed them, when)."""
     from oma_analysis.labelstudio import snapshots
     from oma_analysis.labelstudio.audit import compare, render
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     home = oma_home()
     names = _user_names()
@@ -103,7 +103,7 @@ def restore(project_ref: str, from_file: str | None, changed: str, only: tuple[i
     from oma_analysis.labelstudio.projects import find_project
     from oma_analysis.labelstudio.pull import pull_and_keep
     from oma_analysis.labelstudio.restore import restore as do_restore
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     home = oma_home()
     client = connect()

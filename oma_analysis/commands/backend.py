@@ -34,7 +34,7 @@ def up(port: int, host: str, workers: int, threads: int, models: str | None, tim
     """Start the backend in the background (or find the running one) and print its URL."""
     import os
 
-    from ml_backend.server import start
+    from oma_analysis.lifecycle.backend import start
 
     env = {"OMA_BACKEND_MODELS": os.path.abspath(models)} if models else None
     st = start(port=port, host=host, workers=workers, threads=threads, env=env, timeout=timeout)
@@ -44,7 +44,7 @@ def up(port: int, host: str, workers: int, threads: int, models: str | None, tim
 @backend.command()
 def down() -> None:
     """Stop the backend started by `oma backend up`."""
-    from ml_backend.server import stop
+    from oma_analysis.lifecycle.backend import stop
 
     click.echo("stopped" if stop() else "not running")
 
@@ -55,8 +55,8 @@ def status(as_json: bool) -> None:
     """Say whether the backend is up, and its model version."""
     import requests
 
-    from ml_backend.server import BackendState, _auth
-    from oma_analysis.procs import alive
+    from oma_analysis.lifecycle.backend import BackendState, _auth
+    from oma_analysis.lifecycle.procs import alive
 
     st = BackendState.load()
     info: dict = {"running": bool(st and alive(st.pid)), "url": st.url if st else None}
@@ -77,11 +77,11 @@ def status(as_json: bool) -> None:
               help="This project's data must never be trained on (e.g. its licence forbids it): why.")
 def connect(project: str, url: str | None, title: str, no_training: str | None) -> None:
     """Register the backend in a Label Studio project (interactive, with the backend's credentials)."""
-    from ml_backend.server import BackendState
-    from ml_backend.server import connect as ml_connect
     from oma_analysis import OmaError
     from oma_analysis.labelstudio.client import connect as ls_connect
     from oma_analysis.labelstudio.projects import find_project
+    from oma_analysis.lifecycle.backend import BackendState
+    from oma_analysis.lifecycle.backend import connect as ml_connect
 
     if url is None:
         st = BackendState.load()

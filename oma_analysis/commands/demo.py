@@ -29,7 +29,7 @@ def demo(port: int, data_path: str | None, limit: int, overlap: int, seed: int, 
     models, ML-backend pre-annotations, simulated labellers, export, and the HTML report. Prints the
     Label Studio URL, the login and the report path; Label Studio keeps running (`oma ls down`)."""
     from oma_analysis.demo.pipeline import run_demo, self_instruct_records
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     records = self_instruct_records(data_path, limit, seed) if data_path else None
     res = run_demo(port=port, records=records, source=data_path or "demo", overlap=overlap, seed=seed,

@@ -34,7 +34,8 @@ def up(port: int, data_dir: str | None, database_url: str | None, timeout: float
        https_port: int, cert: str | None, key: str | None, backend_addr: str | None) -> None:
     """Start Label Studio in the background (or find the running one) and print URL and login."""
     from oma_analysis import OmaError
-    from oma_analysis.labelstudio.server import load_credentials, oma_home, start
+    from oma_analysis.labelstudio.server import load_credentials, start
+    from oma_analysis.lifecycle import oma_home
 
     if backend_addr and not host:
         raise OmaError("--backend-addr is for team mode: give --host too")
@@ -61,7 +62,7 @@ def down() -> None:
 def status(as_json: bool) -> None:
     """Say whether the server is up."""
     from oma_analysis.labelstudio.server import ServerState
-    from oma_analysis.procs import alive
+    from oma_analysis.lifecycle.procs import alive
 
     st = ServerState.load()
     running = bool(st and alive(st.pid))
@@ -83,7 +84,7 @@ def backup(out: str | None, data_dir: str | None, database_url: str | None) -> N
     from pathlib import Path
 
     from oma_analysis.labelstudio.backup import backup as do_backup
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     path = do_backup(oma_home(), out=Path(out) if out else None, data_dir=Path(data_dir) if data_dir else None,
                      database_url=database_url)
@@ -101,7 +102,7 @@ def restore_backup(backup_file: str, data_dir: str | None, database_url: str | N
     from pathlib import Path
 
     from oma_analysis.labelstudio.backup import pg_restore, restore_sqlite
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     if database_url:
         pg_restore(database_url, Path(backup_file))

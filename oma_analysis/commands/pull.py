@@ -13,7 +13,8 @@ def server_url() -> str:
     """The Label Studio URL `connect()` uses (recorded in each snapshot)."""
     import os
 
-    from oma_analysis.labelstudio.server import ServerState, oma_home
+    from oma_analysis.labelstudio.server import ServerState
+    from oma_analysis.lifecycle import oma_home
 
     st = ServerState.load(oma_home())
     return os.environ.get("OMA_LS_URL") or (st.url if st else "")
@@ -47,7 +48,7 @@ def pull(project_refs: tuple[str, ...], all_projects: bool, out: str | None, fmt
     from oma_analysis import OmaError
     from oma_analysis.labelstudio.client import connect
     from oma_analysis.labelstudio.pull import pull_and_keep
-    from oma_analysis.labelstudio.server import oma_home
+    from oma_analysis.lifecycle import oma_home
 
     if study_name:  # a study (commands/study.py)
         from oma_analysis.commands.study import pull_study_cmd

@@ -121,7 +121,8 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
     from oma_analysis.labelstudio.client import connect
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.push import prepare, push
-    from oma_analysis.labelstudio.server import load_credentials, oma_home, start
+    from oma_analysis.labelstudio.server import load_credentials, start
+    from oma_analysis.lifecycle import oma_home
 
     home = oma_home()
     work = home / "demo"
@@ -210,8 +211,8 @@ def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]
     """Start the ML backend (gunicorn), connect it to the review project, and have Label Studio
     retrieve its predictions (evidence from the automatic checks, never a verdict) for every task.
     ``no_training``: why the project's data must never be trained on (e.g. Self-Instruct)."""
-    from ml_backend.server import connect, start
     from oma_analysis.labelstudio.client import with_retries
+    from oma_analysis.lifecycle.backend import connect, start
 
     state = start(port=port)
     ml = connect(client, project_id, state.url, no_training=no_training)
@@ -232,16 +233,16 @@ def _qualification_round(client, url: str, token: str, records: list[dict], code
     the demo completions not shown in the manual (project "oma review qualification"), the
     researcher answers them all as gold; decisions go to qualification.csv, pages to feedback/."""
     from oma_analysis.ingest.loader import read_input
-    from oma_analysis.labelstudio.instructions import MANUAL_DIR
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.pull import pull
     from oma_analysis.labelstudio.push import prepare, push
     from oma_analysis.labelstudio.simulator import simulate_annotations, truth_from_codemap
     from oma_analysis.labelstudio.workspaces import slug
+    from oma_analysis.locations import manual_dir
     from oma_analysis.report.feedback import write_page
     from oma_analysis.stats.qualify import PASS, held_back, qualify
 
-    recs = held_back([r for r in records if "truth_verdict" in r], MANUAL_DIR / "docs")[:40]
+    recs = held_back([r for r in records if "truth_verdict" in r], manual_dir() / "docs")[:40]
     proj = create_or_update(client, "review", title="oma review qualification", overlap=len(labellers) + 1)
     push(client, proj.id, prepare(recs, proj.label_config, codes, "qualification"))
     simulate_annotations(url, token, proj.id, labellers, truth_from_codemap(codes), overlap=len(labellers),

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from oma_analysis import OmaError
+from oma_analysis.lifecycle import oma_home
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,6 @@ GPT3_FAMILY: dict[str, ModelInfo] = {m.name: m for m in (
         ("text-davinci-002", "instruct", "SFT (FeedME: demonstrations + top-rated samples)"),
         ("text-davinci-003", "instruct", "RLHF (PPO)"),
     ))}
-
-
-def oma_home() -> Path:
-    return Path(os.environ.get("OMA_HOME", ".oma")).resolve()
 
 
 def model_cache() -> Path:

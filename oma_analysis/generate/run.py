@@ -200,9 +200,9 @@ def collect_prompts(spec: Spec) -> list[PromptRecord]:
         elif kind == "templated":
             recs = sample(n, seed=spec.seed * 1000 + i)
         elif kind == "ifeval":
-            from oma_analysis.prompts.importers import IFEVAL_DIR, import_ifeval
+            from oma_analysis.prompts.importers import ifeval_dir, import_ifeval
 
-            src = Path(opts["path"]) if opts.get("path") else IFEVAL_DIR
+            src = Path(opts["path"]) if opts.get("path") else ifeval_dir()
             recs = _pick(import_ifeval(src, responses=False).prompts, n, rng)
         else:
             from oma_analysis.prompts.records import read_prompts

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from oma_analysis import OmaError
 from oma_analysis.labelstudio.server import ServerState, redact_database_url
-from oma_analysis.procs import alive
+from oma_analysis.lifecycle.procs import alive
 
 SQLITE_NAME = "label_studio.sqlite3"  # LS 1.23: DATABASE_NAME_DEFAULT in core/settings/base.py
 

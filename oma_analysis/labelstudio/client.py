@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from oma_analysis import OmaError
-from oma_analysis.labelstudio.server import ServerState, load_credentials, oma_home
+from oma_analysis.labelstudio.server import ServerState, load_credentials
+from oma_analysis.lifecycle import oma_home
 
 T = TypeVar("T")
 

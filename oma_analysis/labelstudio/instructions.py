@@ -12,8 +12,8 @@ import hashlib
 from pathlib import Path
 
 from oma_analysis import OmaError
+from oma_analysis.locations import manual_dir
 
-MANUAL_DIR = Path(__file__).resolve().parents[2] / "manual"
 # The pages a labeller needs while labelling, in the order shown; a page absent from this manual
 # version (e.g. the usage policy before rubric 2.0) is left out, not invented.
 PAGES = ("decision-tree.md", "usage-policy.md")
@@ -21,7 +21,7 @@ PAGES = ("decision-tree.md", "usage-policy.md")
 
 def manual_version(docs: Path | None = None) -> str:
     """A short hash of the manual's Markdown sources: which manual text a batch was labelled with."""
-    docs = docs or MANUAL_DIR / "docs"
+    docs = docs or manual_dir() / "docs"
     if not docs.is_dir():
         raise OmaError(f"manual sources not found at {docs}")
     h = hashlib.sha256()
@@ -34,7 +34,7 @@ def instructions_html(manual_url: str | None = None, docs: Path | None = None) -
     """HTML for ``expert_instruction``: the decision tree (and usage policy), then manual links."""
     import markdown
 
-    docs = docs or MANUAL_DIR / "docs"
+    docs = docs or manual_dir() / "docs"
     parts = []
     for name in PAGES:
         page = docs / name

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from oma_analysis import OmaError
-from oma_analysis.procs import alive, terminate_group
+from oma_analysis.lifecycle.procs import alive, terminate_group
 
 DEFAULT_HTTPS_PORT = 8443
 

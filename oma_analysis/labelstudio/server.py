@@ -20,13 +20,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from oma_analysis import OmaError
-from oma_analysis.procs import alive, terminate_group
+from oma_analysis.lifecycle.procs import alive, oma_home, terminate_group
 
 DEFAULT_PORT = 8080
-
-
-def oma_home() -> Path:
-    return Path(os.environ.get("OMA_HOME", ".oma")).resolve()
 
 
 @dataclass

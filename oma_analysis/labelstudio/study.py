@@ -32,9 +32,9 @@ import numpy as np
 from oma_analysis import OmaError
 from oma_analysis.labelstudio.client import with_retries
 from oma_analysis.labelstudio.push import TASK_KEY
-from oma_analysis.labelstudio.server import oma_home
 from oma_analysis.labelstudio.workspaces import Workspace, slug, start_all
-from oma_analysis.procs import free_port
+from oma_analysis.lifecycle import oma_home
+from oma_analysis.lifecycle.procs import free_port
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.rubric.xml import KINDS
 

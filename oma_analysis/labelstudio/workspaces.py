@@ -61,7 +61,7 @@ class Workspace:
 
     def running(self) -> bool:
         st = server.ServerState.load(Path(self.home))
-        from oma_analysis.procs import alive
+        from oma_analysis.lifecycle.procs import alive
 
         return bool(st and alive(st.pid))
 

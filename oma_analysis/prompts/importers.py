@@ -1,9 +1,10 @@
 """Importers: IFEval, Self-Instruct user-oriented instructions (with the eight models'
 predictions) and usage logs, into prompt records and completion records.
 
-Data is read where it lies (``../shared/datasets``); nothing is copied into the repository.
+Data is read where it lies (``<shared>/datasets``, :func:`oma_analysis.locations.shared_dir`: an
+explicit path or ``OMA_SHARED_DIR``); nothing is copied into the repository.
 
->>> r = import_ifeval(IFEVAL_DIR)
+>>> r = import_ifeval(ifeval_dir())
 >>> len(r.prompts), len(r.completions), len(r.skipped)
 (541, 540, 1)
 """
@@ -22,11 +23,19 @@ from typing import Any
 from oma_analysis import OmaError
 from oma_analysis.generate.records import Completion
 from oma_analysis.jsonl import iter_jsonl
+from oma_analysis.locations import dataset_dir
 from oma_analysis.prompts.records import Constraints, PromptRecord
 
-_DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-IFEVAL_DIR = _DATASETS / "ifeval"
-SELF_INSTRUCT_DIR = _DATASETS / "self_instruct_user_oriented"
+
+def ifeval_dir(shared: str | Path | None = None) -> Path:
+    """IFEval's folder in the shared data folder (``shared`` or ``$OMA_SHARED_DIR``)."""
+    return dataset_dir("ifeval", shared)
+
+
+def self_instruct_dir(shared: str | Path | None = None) -> Path:
+    """Self-Instruct's user-oriented instructions in the shared data folder (``shared`` or ``$OMA_SHARED_DIR``)."""
+    return dataset_dir("self_instruct_user_oriented", shared)
+
 
 # IFEval instruction ids -> rubric checklist items they exercise.
 IFEVAL_ITEMS = {
@@ -69,11 +78,12 @@ def _need(obj: Any, fld: str, where: str, typ: type = str) -> Any:
 
 
 # ---- IFEval --------------------------------------------------------------------------------------
-def import_ifeval(path: str | Path = IFEVAL_DIR, responses: bool = True) -> ImportResult:
-    """IFEval prompts (``input_data.jsonl``; ``path`` may be that file or its folder) and, when the
-    folder holds them, GPT-4's responses as completions of model ``gpt-4-20231107``. A response
-    whose prompt matches no IFEval prompt is left out and listed in ``skipped``."""
-    path = Path(path)
+def import_ifeval(path: str | Path | None = None, responses: bool = True) -> ImportResult:
+    """IFEval prompts (``input_data.jsonl``; ``path`` may be that file or its folder, default
+    :func:`ifeval_dir`) and, when the folder holds them, GPT-4's responses as completions of model
+    ``gpt-4-20231107``. A response whose prompt matches no IFEval prompt is left out and listed in
+    ``skipped``."""
+    path = Path(path) if path is not None else ifeval_dir()
     data = path / "input_data.jsonl" if path.is_dir() else path
     res = ImportResult()
     seen: set[str] = set()
@@ -130,10 +140,11 @@ def self_instruct_message(instruction: str, inp: str) -> str:
     return f"{instruction}\n\n{inp}" if inp else instruction
 
 
-def import_self_instruct(path: str | Path = SELF_INSTRUCT_DIR, predictions: bool = True) -> ImportResult:
+def import_self_instruct(path: str | Path | None = None, predictions: bool = True) -> ImportResult:
     """The 252 user-oriented instructions and, from ``predictions/*_predictions.jsonl``, each model's
-    responses (model name = file name without ``_predictions``), matched on instruction + input."""
-    path = Path(path)
+    responses (model name = file name without ``_predictions``), matched on instruction + input.
+    ``path``: default :func:`self_instruct_dir`."""
+    path = Path(path) if path is not None else self_instruct_dir()
     inst = path / "user_oriented_instructions.jsonl" if path.is_dir() else path
     res = ImportResult()
     by_key: dict[tuple[str, str], PromptRecord] = {}
@@ -285,7 +296,7 @@ FORMATS = {"ifeval": import_ifeval, "self-instruct": import_self_instruct, "logs
 def import_any(fmt: str, path: str | Path) -> ImportResult:
     """Dispatch on the ``--format`` name.
 
-    >>> len(import_any("self-instruct", SELF_INSTRUCT_DIR).completions)
+    >>> len(import_any("self-instruct", self_instruct_dir()).completions)
     2016
     """
     if fmt not in FORMATS:

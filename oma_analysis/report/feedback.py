@@ -28,9 +28,9 @@ def _slug(title: str) -> str:
 
 def _worked_example_heading(failure: str) -> str | None:
     """The worked-examples heading that names ``failure`` (``## Toxic output [`toxic_output`]``)."""
-    from oma_analysis.labelstudio.instructions import MANUAL_DIR
+    from oma_analysis.locations import manual_dir
 
-    page = MANUAL_DIR / "docs" / "worked-examples.md"
+    page = manual_dir() / "docs" / "worked-examples.md"
     if not page.exists():
         return None
     for line in page.read_text(encoding="utf-8").splitlines():

@@ -102,8 +102,9 @@ def run_trend(work: Path, self_instruct: str | Path | None = None, echo: Callabl
     """Run the demo's real-model spec (cached under ``$OMA_HOME/runs``) and write the trend section."""
     import yaml
 
+    from oma_analysis import OmaError
     from oma_analysis.generate.run import execute, load_spec
-    from oma_analysis.prompts.importers import SELF_INSTRUCT_DIR
+    from oma_analysis.prompts.importers import self_instruct_dir
 
     work.mkdir(parents=True, exist_ok=True)
     sp = work / "real_models.yaml"
@@ -111,7 +112,11 @@ def run_trend(work: Path, self_instruct: str | Path | None = None, echo: Callabl
     s = load_spec(sp)
     manifest = execute(s, echo=echo)
     rows = real_rows(manifest, s.out)
-    src = Path(self_instruct) if self_instruct else SELF_INSTRUCT_DIR
-    if src.exists():
+    try:
+        src = Path(self_instruct) if self_instruct else self_instruct_dir()
+    except OmaError as exc:  # the published rows are optional context: say why they are missing
+        echo(f"trend: no published Self-Instruct rows ({exc})")
+        src = None
+    if src is not None and src.exists():
         rows += published_rows(src)
     return write_trend(rows, work)

@@ -250,7 +250,9 @@ def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             # A private local Ray; its workers import oma_analysis from the driver's tree.
-            root = str(Path(__file__).resolve().parents[2])
+            import oma_analysis  # the sys.path entry it came from (site-packages once installed)
+
+            root = str(Path(oma_analysis.__path__[0]).resolve().parent)
             path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
             ray.init(**local_ray_options(workers), runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:

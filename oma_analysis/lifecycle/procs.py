@@ -1,4 +1,5 @@
-"""Background server processes (Label Studio, the ML backend): is it alive, stop its group."""
+"""Background server processes (Label Studio, the ML backend): their home, a free port, is it alive,
+stop its group."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import signal
 import socket
 import time
 from pathlib import Path
+
+
+def oma_home() -> Path:
+    """Where oma keeps its state (servers' state files, credentials, snapshots): ``$OMA_HOME``, else ``./.oma``."""
+    return Path(os.environ.get("OMA_HOME", ".oma")).resolve()
 
 
 def free_port() -> int:
