@@ -61,3 +61,39 @@ def test_unknown_label_raises():
     df = pd.DataFrame({"task": ["1"], "worker": ["a"], "label": ["nope"]})
     with pytest.raises(OmaError, match="nope"):
         dawid_skene(df, classes=VERDICTS)
+
+
+def test_one_verdict_fit_serves_the_aggregation_and_the_labeller_table(monkeypatch):
+    """`verdict_ds` (per completion, gold clamped) is the fit `aggregate(..., "dawid-skene")` would
+    make itself; passed as ``fitted`` it is reused (no second EM), and with gold the clamped tasks
+    take the gold label."""
+    from oma_analysis.stats import aggregate as agg_mod
+    from oma_analysis.stats.labellers import labeller_table, verdict_ds
+
+    small = simulate_long(600, 8, per_item=3, seed=3)
+    frame = small.frame
+    q = "obvious_misalignment"
+    own = agg_mod.aggregate(frame, "dawid-skene", [q])
+    ds = verdict_ds(frame, question=q)
+    calls = []
+    monkeypatch.setattr(agg_mod, "dawid_skene", lambda *a, **k: calls.append(1) or dawid_skene(*a, **k))
+    reused = agg_mod.aggregate(frame, "dawid-skene", [q], fitted={q: ds})
+    assert calls == []  # the verdict's model is not fitted again
+    assert reused["label"].tolist() == own["label"].tolist()
+    np.testing.assert_allclose(reused[[f"p_{c}" for c in VERDICTS]].to_numpy(),
+                               own[[f"p_{c}" for c in VERDICTS]].to_numpy(), atol=1e-9)
+    table = labeller_table(frame, question=q, ds=ds)
+    diag = ds.diagonal()
+    assert np.allclose(table.set_index("worker").loc[diag.index, [f"ds_{c}" for c in VERDICTS]].to_numpy(),
+                       diag.to_numpy())
+    # gold: the clamped completions come out as their gold label
+    first = frame.drop_duplicates("completion").head(50)
+    flipped = first.assign(worker="researcher", ground_truth=True,
+                           label=[VERDICTS[0]] * len(first))
+    with_gold = pd.concat([frame.assign(ground_truth=False), flipped], ignore_index=True)
+    gds = verdict_ds(with_gold, question=q)
+    out = agg_mod.aggregate(with_gold, "dawid-skene", [q], fitted={q: gds}).set_index("completion")
+    assert (out.loc[first["completion"].astype(str), "label"] == VERDICTS[0]).all()
+    # a fit of other rows is not reused: the aggregation fits its own
+    agg_mod.aggregate(frame.head(300), "dawid-skene", [q], fitted={q: ds})
+    assert calls

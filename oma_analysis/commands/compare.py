@@ -20,6 +20,7 @@ def register(group: click.Group) -> None:
     def compare_cmd(input_path, policy, count, codemap, confidence, as_json):
         """Pairwise model comparisons (Holm-adjusted), Cochran's Q, GEE model effect, trends."""
         from oma_analysis.ingest.inputs import load
+        from oma_analysis.report.records import jsonable
         from oma_analysis.rubric import RUBRIC
         from oma_analysis.stats.aggregate import aggregate
         from oma_analysis.stats.compare import compare_models
@@ -27,7 +28,7 @@ def register(group: click.Group) -> None:
         loaded = load(input_path, codemap)
         out = compare_models(aggregate(loaded.frame, policy, [RUBRIC.MISALIGNMENT]), count, confidence)
         if as_json:
-            click.echo(json.dumps(out, default=float))
+            click.echo(json.dumps(jsonable(out), default=float))
             return
         for p in out["pairs"]:
             click.echo(f"{p['model_a']} - {p['model_b']}\tdiff={p['diff']:+.4f} [{p['diff_ci'][0]:+.4f}, "

@@ -23,6 +23,7 @@ def register(group: click.Group) -> None:
         """List the TOP task x question pairs with the most disagreement (ratings such as confidence
         are left out unless named with --question)."""
         from oma_analysis.ingest.inputs import load
+        from oma_analysis.report.records import frame_records
         from oma_analysis.rubric import RUBRIC
         from oma_analysis.stats.disagreements import disagreements
 
@@ -31,7 +32,7 @@ def register(group: click.Group) -> None:
             ratings = {q.name for q in RUBRIC.questions.values() if q.kind == "rating"}
             questions = sorted(q for q in loaded.frame["question"].astype(str).unique() if q not in ratings)
         t = disagreements(loaded.frame, top, list(questions), gold)
-        recs = json.loads(t.to_json(orient="records"))
+        recs = frame_records(t)
         if push_title:
             n_new, n_had, pid = _push_batch(input_path, sorted({str(r["task"]) for r in recs}), push_title)
             click.echo(f"review batch: {n_new} tasks pushed to project {pid} ({push_title!r}), "
