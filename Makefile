@@ -39,8 +39,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The shared data sets are read in place (oma_analysis.locations): ../shared beside the checkout.
 demo: $(STAMP)
-	$(VENV)/bin/oma demo
+	OMA_SHARED_DIR=$${OMA_SHARED_DIR:-$(abspath ../shared)} $(VENV)/bin/oma demo
 
 test: system $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -28,6 +28,9 @@ from pathlib import Path
 
 from oma_analysis.lifecycle.procs import free_port
 
+# The shared data sets are read in place, beside the checkout (unless OMA_SHARED_DIR says otherwise).
+os.environ.setdefault("OMA_SHARED_DIR", str(Path(__file__).resolve().parents[2] / "shared"))
+
 
 def flops_per_sequence(cfg, seq: int) -> float:
     """Matmul FLOPs of a BERT encoder forward pass (2 per multiply-add): per layer QKV+output

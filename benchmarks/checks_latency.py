@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -25,6 +26,9 @@ from pathlib import Path
 
 from oma_analysis.checks import check_offensive, check_record, run_checks
 from oma_analysis.checks.ifeval import load_ifeval
+
+# The shared data sets are read in place, beside the checkout (unless OMA_SHARED_DIR says otherwise).
+os.environ.setdefault("OMA_SHARED_DIR", str(Path(__file__).resolve().parents[2] / "shared"))
 
 TOKENS = 256
 WORDS_PER_TOKEN = 0.75  # English BPE: about 3 words per 4 tokens

@@ -28,6 +28,9 @@ from pathlib import Path
 from oma_analysis.checks.ifeval import load_ifeval
 from oma_analysis.scale.shards import local_ray_options, read_results, run_shards
 
+# The shared data sets are read in place, beside the checkout (unless OMA_SHARED_DIR says otherwise).
+os.environ.setdefault("OMA_SHARED_DIR", str(Path(__file__).resolve().parents[2] / "shared"))
+
 
 def write_shards(d: Path, n: int, n_shards: int) -> list[Path]:
     base = load_ifeval()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -24,6 +25,9 @@ from pathlib import Path
 
 from oma_analysis.checks import check_record, parse_prompt
 from oma_analysis.checks.ifeval import default_ifeval_dir, load_ifeval
+
+# The shared data sets are read in place, beside the checkout (unless OMA_SHARED_DIR says otherwise).
+os.environ.setdefault("OMA_SHARED_DIR", str(Path(__file__).resolve().parents[2] / "shared"))
 
 DEV_FILE = "official_strict_results_gpt4_dev.jsonl"
 
