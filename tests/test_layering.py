@@ -75,3 +75,22 @@ def test_the_climb_pattern_catches_the_old_forms() -> None:
         assert CLIMB.search(line), line
     assert not CLIMB.search('Path(__file__).resolve().parent / "rubric.yaml"')
     assert not CLIMB.search('"..." and "..x"')
+
+
+def test_generators_are_built_only_by_make_generator() -> None:
+    """`oma generate`, `oma run` (both through generate.runner.run) and the probes get their
+    generator from the one constructor: no other module instantiates a generator class."""
+    from oma_analysis.generate import backends
+
+    classes = {n for n, v in vars(backends).items() if isinstance(v, type) and hasattr(v, "generate")}
+    assert {"HFGenerator", "OpenAIGenerator"} <= classes
+    bad = []
+    for p in SOURCES:
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in classes:
+                where = p.relative_to(PKG)
+                if str(where) != "generate/backends.py":
+                    bad.append(f"{where}:{node.lineno}")
+    assert not bad, bad
+    runner = (PKG / "generate" / "runner.py").read_text(encoding="utf-8")
+    assert "make_generator(model_spec)" in runner
