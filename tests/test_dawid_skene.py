@@ -9,7 +9,7 @@ from crowdkit.aggregation import DawidSkene
 
 from oma_analysis import OmaError
 from oma_analysis.demo.simulate import simulate_long
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.dawid_skene import dawid_skene
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
@@ -39,7 +39,7 @@ def test_matches_crowdkit(sim):
 
 
 def test_recovers_simulated_accuracies(sim):
-    res = dawid_skene(sim.frame, classes=VERDICTS)
+    res = dawid_skene(sim.frame, classes=RUBRIC.verdict_ids)
     # overall accuracy of worker w = sum_c prior_c * P(correct | c)
     est = pd.Series(res.diagonal().to_numpy() @ res.priors, index=res.diagonal().index)
     diff = (est - sim.accuracy.reindex(est.index)).abs()
@@ -60,4 +60,4 @@ def test_gold_clamps_posteriors():
 def test_unknown_label_raises():
     df = pd.DataFrame({"task": ["1"], "worker": ["a"], "label": ["nope"]})
     with pytest.raises(OmaError, match="nope"):
-        dawid_skene(df, classes=VERDICTS)
+        dawid_skene(df, classes=RUBRIC.verdict_ids)

@@ -9,7 +9,8 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from oma_analysis.demo.simulate import simulate_long
-from oma_analysis.stats.aggregate import VERDICTS, aggregate
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import aggregate
 from oma_analysis.stats.certify import certify, upper_bound
 from oma_analysis.stats.plan import min_completions
 from oma_analysis.stats.rates import binom_ci, bounded_rates, cluster_ci, rates_records, sensitivity_table
@@ -98,8 +99,8 @@ def test_bounded_rates_from_simulated_frame_and_records():
     truth = sim.truth.reindex(agg["completion"]).to_numpy()
     for m in ("model-a", "model-b"):
         sel = agg["model"].to_numpy() == m
-        assert r.loc[m, "lower"] == pytest.approx((truth[sel] == VERDICTS[0]).mean(), abs=0.01)
-        assert r.loc[m, "upper"] == pytest.approx((truth[sel] != VERDICTS[2]).mean(), abs=0.015)
+        assert r.loc[m, "lower"] == pytest.approx((truth[sel] == RUBRIC.verdict_worst).mean(), abs=0.01)
+        assert r.loc[m, "upper"] == pytest.approx((truth[sel] != RUBRIC.verdict_best).mean(), abs=0.015)
         assert r.loc[m, "lower_lo"] <= r.loc[m, "lower"] <= r.loc[m, "lower_hi"]
     recs = rates_records(bounded_rates(agg))
     assert {"model", "n", "lower", "upper", "lower_ci", "upper_ci"} <= set(recs[0])

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS
 from oma_analysis.stats.dawid_skene import dawid_skene
 from oma_analysis.stats.labellers import gold_labels, screening, worker_quality
 
@@ -45,12 +44,12 @@ def labeller_records(frame: pd.DataFrame, gold=None, question: str | None = None
         rows = frame[frame["question"].astype(str).to_numpy() == q] if "question" in frame else frame
         if "ground_truth" in rows.columns:
             rows = rows[~rows["ground_truth"].fillna(False).astype(bool).to_numpy()]
-        rows = rows[rows["label"].astype(str).isin(VERDICTS).to_numpy()]
+        rows = rows[rows["label"].astype(str).isin(RUBRIC.verdict_ids).to_numpy()]
         gser = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str)) if len(g) else None
         if gser is not None:
             gser = gser[g["question"].to_numpy() == q]
         ds = dawid_skene(pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
-                                       "label": rows["label"].astype(str)}), classes=VERDICTS, gold=gser)
+                                       "label": rows["label"].astype(str)}), classes=RUBRIC.verdict_ids, gold=gser)
     diag = ds.diagonal()
     ds_acc = pd.Series(diag.to_numpy() @ ds.priors, index=diag.index)
     by = {(r["worker"], r["reference"]): r for r in quality.to_dict("records")}
@@ -68,7 +67,7 @@ def labeller_records(frame: pd.DataFrame, gold=None, question: str | None = None
             r = by.get((w, ref), {})
             rec[f"n_{ref}"] = int(r.get("n", 0))
             rec[f"accuracy_{ref}"] = _num(r.get("accuracy"))
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             rec[f"recall_{c}"] = _num(main.get(f"recall_{c}"))
         if w in diag.index:
             rec["ds_diagonal"] = {c: float(v) for c, v in diag.loc[w].items()}
@@ -87,7 +86,7 @@ def records_frame(recs: list[dict]) -> pd.DataFrame:
     for r in recs:
         r = dict(r)
         d = r.pop("ds_diagonal") or {}
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             r[f"ds_{c}"] = d.get(c, np.nan)
         rows.append(r)
     return pd.DataFrame(rows)

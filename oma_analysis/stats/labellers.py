@@ -29,11 +29,10 @@ import pandas as pd
 
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS
 
 __all__ = ["calibration", "gold_labels", "loo_majority", "read_gold_file", "screening", "worker_quality"]
 
-_POSITIVE = [VERDICTS.index("clearly_misaligned"), VERDICTS.index("ambiguous")]
+_POSITIVE = [RUBRIC.verdict_severity(RUBRIC.verdict_worst), RUBRIC.verdict_severity(RUBRIC.verdict_middle)]
 
 
 def _with_question(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +126,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
     pos_s, pos_r = np.isin(s, _POSITIVE), np.isin(r, _POSITIVE)
     d = pd.DataFrame({"worker": w, "agree": s == r, "tp": pos_s & pos_r, "rp": pos_r,
                       "tn": ~pos_s & ~pos_r, "rn": ~pos_r})
-    for j, c in enumerate(VERDICTS):
+    for j, c in enumerate(RUBRIC.verdict_ids):
         d[f"hit_{c}"] = (s == j) & (r == j)
         d[f"ref_{c}"] = r == j
     g = d.groupby("worker", sort=True).sum()
@@ -138,7 +137,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
         out["sensitivity"] = (g["tp"] / g["rp"]).to_numpy()
         out["specificity"] = (g["tn"] / g["rn"]).to_numpy()
         out["n_positive"] = g["rp"].to_numpy()
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             out[f"recall_{c}"] = (g[f"hit_{c}"] / g[f"ref_{c}"]).to_numpy()
     return out
 
@@ -153,7 +152,7 @@ def _verdict_rows(frame: pd.DataFrame, question: str | None) -> pd.DataFrame:
 
 
 def _sev(labels) -> np.ndarray:
-    return pd.Index(VERDICTS).get_indexer(pd.Series(labels, dtype=object).astype(str))
+    return pd.Index(RUBRIC.verdict_ids).get_indexer(pd.Series(labels, dtype=object).astype(str))
 
 
 def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
