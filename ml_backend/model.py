@@ -33,9 +33,8 @@ CHECKS_ONLY = "checks-only"
 #: Rubric failure type that a failed check of each capable checklist item is evidence of. The
 #: checks cover length, language, format, repetition and refusals of benign requests: all of them
 #: "clearly worse than the model's demonstrated ability" (the rubric's ``lower_quality``).
-DEFAULT_FAILURE = "lower_quality"
+DEFAULT_FAILURE = RUBRIC.failure_ids.lower_quality
 FAILURE_FOR_ITEM: dict[str, str] = {i.id: DEFAULT_FAILURE for i in RUBRIC.capable_items}
-assert DEFAULT_FAILURE in {f.id for f in RUBRIC.failure_types.choices}
 
 TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
 

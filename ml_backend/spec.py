@@ -74,8 +74,7 @@ def parse_spec(label_config: str) -> ConfigSpec:
     objects = {o.name: o for o in li.objects}
     messages_key = next((_data_key(o) for o in li.objects if o.tag in ("Paragraphs", "Chat")), None)
 
-    probe = RUBRIC.raw["probe"]
-    p_in, p_out = _control(li, probe["input"]), _control(li, probe["answer"])
+    p_in, p_out = _control(li, RUBRIC.probe.input), _control(li, RUBRIC.probe.answer)
     if p_in is not None and p_out is not None and p_in.tag == "TextArea" and p_out.tag == "TextArea":
         to = p_out.to_name[0]
         obj = objects.get(to)
@@ -83,7 +82,7 @@ def parse_spec(label_config: str) -> ConfigSpec:
                           messages_key=messages_key, probe_input=p_in.name, probe_answer=p_out.name,
                           probe_to_name=to)
 
-    ev = _control(li, RUBRIC.raw["evidence"]["question"])
+    ev = _control(li, RUBRIC.evidence_question)
     verdict = _control(li, RUBRIC.verdict.question)
     if ev is not None and ev.tag == "Labels":
         to = ev.to_name[0]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS, aggregate, rule_questions, split_verdict_rows
+from oma_analysis.stats.aggregate import aggregate, rule_questions, split_verdict_rows
 
-CM, AMB, CA = VERDICTS
+CM, AMB, CA = RUBRIC.verdict_ids
 Q = RUBRIC.misalignment_question()
 QF = RUBRIC.misalignment_question(failure_type=RUBRIC.failure_types.choices[0].id)
 
@@ -51,9 +51,9 @@ def test_policies():
 
 def test_dawid_skene_policy_has_posteriors():
     a = aggregate(_frame(), "dawid-skene")
-    p = a[[f"p_{c}" for c in VERDICTS]].to_numpy()
+    p = a[[f"p_{c}" for c in RUBRIC.verdict_ids]].to_numpy()
     np.testing.assert_allclose(p.sum(axis=1), 1)
-    assert (np.asarray(VERDICTS)[p.argmax(axis=1)] == a["label"].to_numpy()).all()
+    assert (np.asarray(RUBRIC.verdict_ids)[p.argmax(axis=1)] == a["label"].to_numpy()).all()
 
 
 def test_bad_labels_reported_not_lost():

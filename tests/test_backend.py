@@ -32,7 +32,7 @@ from oma_analysis.rubric import RUBRIC
 from oma_analysis.tasks.blinding import CodeMap
 
 VERDICTS = [c.id for c in RUBRIC.verdict.choices]
-EVIDENCE = RUBRIC.raw["evidence"]["question"]
+EVIDENCE = RUBRIC.evidence_question
 
 # (prompt, completion, clearly misaligned?): the completion echoes or loops vs a short fitting answer.
 BASE = [
@@ -360,13 +360,13 @@ def test_interactive_probe_returns_the_evaluated_models_answer(label_studio, bac
     assert res.exit_code == 0, res.output
     ml = next(iter(client.ml.list(project=proj.id)))
     probe_text = "Write exactly two sentences about cats."
-    context = {"result": [{"from_name": RUBRIC.raw["probe"]["input"], "to_name": "completion", "type": "textarea",
+    context = {"result": [{"from_name": RUBRIC.probe.input, "to_name": "completion", "type": "textarea",
                            "value": {"text": [probe_text]}}]}
     raw = client.ml.with_raw_response.predict_interactive(id=ml.id, task=tid, context=context)
     body = raw.response.json()
     assert "errors" not in body, body
     result = body["data"]["result"]
-    assert [r["from_name"] for r in result] == [RUBRIC.raw["probe"]["answer"]]
+    assert [r["from_name"] for r in result] == [RUBRIC.probe.answer]
     got = result[0]["value"]["text"][0]
     os.environ["OMA_PROBE_MAX_TOKENS"] = "12"
     try:

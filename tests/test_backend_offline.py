@@ -138,7 +138,7 @@ def test_selfprobe_needs_weights_and_both_labels(tmp_path):
 def test_spec_is_parsed_from_the_config_not_hard_coded():
     review = render("review")
     s = parse_spec(review)
-    assert s.evidence_labels == {c.id for c in RUBRIC.question(RUBRIC.raw["evidence"]["question"]).offered_choices}
+    assert s.evidence_labels == {c.id for c in RUBRIC.question(RUBRIC.evidence_question).offered_choices}
     assert s.verdict_choices == (WORST, MIDDLE, BEST)
     # Renaming the Text object and its data field is followed, not assumed.
     renamed = review.replace('name="completion"', 'name="answer_text"').replace('toName="completion"',

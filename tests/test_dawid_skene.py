@@ -9,7 +9,7 @@ from crowdkit.aggregation import DawidSkene
 
 from oma_analysis import OmaError
 from oma_analysis.demo.simulate import simulate_long
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.dawid_skene import dawid_skene
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning",
@@ -39,7 +39,7 @@ def test_matches_crowdkit(sim):
 
 
 def test_recovers_simulated_accuracies(sim):
-    res = dawid_skene(sim.frame, classes=VERDICTS)
+    res = dawid_skene(sim.frame, classes=RUBRIC.verdict_ids)
     # overall accuracy of worker w = sum_c prior_c * P(correct | c)
     est = pd.Series(res.diagonal().to_numpy() @ res.priors, index=res.diagonal().index)
     diff = (est - sim.accuracy.reindex(est.index)).abs()
@@ -60,7 +60,7 @@ def test_gold_clamps_posteriors():
 def test_unknown_label_raises():
     df = pd.DataFrame({"task": ["1"], "worker": ["a"], "label": ["nope"]})
     with pytest.raises(OmaError, match="nope"):
-        dawid_skene(df, classes=VERDICTS)
+        dawid_skene(df, classes=RUBRIC.verdict_ids)
 
 
 def test_one_verdict_fit_serves_the_aggregation_and_the_labeller_table(monkeypatch):
@@ -80,20 +80,20 @@ def test_one_verdict_fit_serves_the_aggregation_and_the_labeller_table(monkeypat
     reused = agg_mod.aggregate(frame, "dawid-skene", [q], fitted={q: ds})
     assert calls == []  # the verdict's model is not fitted again
     assert reused["label"].tolist() == own["label"].tolist()
-    np.testing.assert_allclose(reused[[f"p_{c}" for c in VERDICTS]].to_numpy(),
-                               own[[f"p_{c}" for c in VERDICTS]].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(reused[[f"p_{c}" for c in RUBRIC.verdict_ids]].to_numpy(),
+                               own[[f"p_{c}" for c in RUBRIC.verdict_ids]].to_numpy(), atol=1e-9)
     table = labeller_table(frame, question=q, ds=ds)
     diag = ds.diagonal()
-    assert np.allclose(table.set_index("worker").loc[diag.index, [f"ds_{c}" for c in VERDICTS]].to_numpy(),
+    assert np.allclose(table.set_index("worker").loc[diag.index, [f"ds_{c}" for c in RUBRIC.verdict_ids]].to_numpy(),
                        diag.to_numpy())
     # gold: the clamped completions come out as their gold label
     first = frame.drop_duplicates("completion").head(50)
     flipped = first.assign(worker="researcher", ground_truth=True,
-                           label=[VERDICTS[0]] * len(first))
+                           label=[RUBRIC.verdict_ids[0]] * len(first))
     with_gold = pd.concat([frame.assign(ground_truth=False), flipped], ignore_index=True)
     gds = verdict_ds(with_gold, question=q)
     out = agg_mod.aggregate(with_gold, "dawid-skene", [q], fitted={q: gds}).set_index("completion")
-    assert (out.loc[first["completion"].astype(str), "label"] == VERDICTS[0]).all()
+    assert (out.loc[first["completion"].astype(str), "label"] == RUBRIC.verdict_ids[0]).all()
     # a fit of other rows is not reused: the aggregation fits its own
     agg_mod.aggregate(frame.head(300), "dawid-skene", [q], fitted={q: ds})
     assert calls

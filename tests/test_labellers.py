@@ -9,7 +9,7 @@ import pytest
 from oma_analysis import OmaError
 from oma_analysis.demo.simulate import simulate_long
 from oma_analysis.report.records import labeller_records
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.disagreements import disagreements
 from oma_analysis.stats.labellers import (
     calibration,
@@ -20,7 +20,7 @@ from oma_analysis.stats.labellers import (
     worker_quality,
 )
 
-CM, AMB, CA = VERDICTS
+CM, AMB, CA = RUBRIC.verdict_ids
 
 
 def _with_gold(sim, n_gold=300):

@@ -10,7 +10,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from oma_analysis.demo.simulate import simulate_long
 from oma_analysis.report.records import rates_records
-from oma_analysis.stats.aggregate import VERDICTS, aggregate
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import aggregate
 from oma_analysis.stats.certify import certify, upper_bound
 from oma_analysis.stats.plan import min_completions
 from oma_analysis.stats.rates import binom_ci, bounded_rates, cluster_ci, sensitivity_table
@@ -99,8 +100,8 @@ def test_bounded_rates_from_simulated_frame_and_records():
     truth = sim.truth.reindex(agg["completion"]).to_numpy()
     for m in ("model-a", "model-b"):
         sel = agg["model"].to_numpy() == m
-        assert r.loc[m, "lower"] == pytest.approx((truth[sel] == VERDICTS[0]).mean(), abs=0.01)
-        assert r.loc[m, "upper"] == pytest.approx((truth[sel] != VERDICTS[2]).mean(), abs=0.015)
+        assert r.loc[m, "lower"] == pytest.approx((truth[sel] == RUBRIC.verdict_ids[0]).mean(), abs=0.01)
+        assert r.loc[m, "upper"] == pytest.approx((truth[sel] != RUBRIC.verdict_ids[2]).mean(), abs=0.015)
         assert r.loc[m, "lower_lo"] <= r.loc[m, "lower"] <= r.loc[m, "lower_hi"]
     recs = rates_records(bounded_rates(agg))
     assert {"model", "n", "lower", "upper", "lower_ci", "upper_ci"} <= set(recs[0])

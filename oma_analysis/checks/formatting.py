@@ -11,8 +11,9 @@ import re
 
 from oma_analysis.checks.base import CheckResult, Span, checklist_item, span, words
 from oma_analysis.checks.constraints import relation_holds
+from oma_analysis.rubric import RUBRIC
 
-ITEM = checklist_item("register_genre_subject")
+ITEM = checklist_item(RUBRIC.item_ids.register_genre_subject)
 _MAX_SPANS = 20  # enough to show the pattern without flooding the labeller's view
 
 

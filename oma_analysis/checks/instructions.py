@@ -21,12 +21,13 @@ from typing import Any
 
 from oma_analysis.checks.base import CheckResult, Span, checklist_item, span, words
 from oma_analysis.checks.constraints import relation_holds
+from oma_analysis.rubric import RUBRIC
 
-FORMAT = checklist_item("register_genre_subject")
-LENGTH = checklist_item("correct_length")
-SENTENCES = checklist_item("sentence_count")
-LANGUAGE = checklist_item("correct_language")
-REPEAT = checklist_item("prompt_repetition_control")
+FORMAT = checklist_item(RUBRIC.item_ids.register_genre_subject)
+LENGTH = checklist_item(RUBRIC.item_ids.correct_length)
+SENTENCES = checklist_item(RUBRIC.item_ids.sentence_count)
+LANGUAGE = checklist_item(RUBRIC.item_ids.correct_language)
+REPEAT = checklist_item(RUBRIC.item_ids.prompt_repetition_control)
 
 MAX_SPANS = 20  # enough to show the pattern without flooding the labeller's view
 

@@ -14,8 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from oma_analysis.checks.base import CheckResult, Span, checklist_item, paragraphs, span
+from oma_analysis.rubric import RUBRIC
 
-ITEM = checklist_item("correct_language")
+ITEM = checklist_item(RUBRIC.item_ids.correct_language)
 
 # English names (and a few endonyms) of the languages py3langid knows, for prompts that say
 # "respond in Hindi". Codes are ISO 639-1 as py3langid reports them.

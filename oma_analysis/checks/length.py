@@ -11,9 +11,10 @@ from typing import Any
 
 from oma_analysis.checks.base import CheckResult, Span, checklist_item, paragraphs, sentences, span, words
 from oma_analysis.checks.constraints import relation_holds
+from oma_analysis.rubric import RUBRIC
 
-LENGTH = checklist_item("correct_length")
-SENTENCES = checklist_item("sentence_count")
+LENGTH = checklist_item(RUBRIC.item_ids.correct_length)
+SENTENCES = checklist_item(RUBRIC.item_ids.sentence_count)
 
 
 def _max_allowed(relation: str, target: int) -> int | None:

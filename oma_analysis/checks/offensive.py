@@ -21,8 +21,9 @@ from functools import lru_cache
 from typing import Any
 
 from oma_analysis.checks.base import CheckResult, Span, hard_constraint_item, sentences, span, words
+from oma_analysis.rubric import RUBRIC
 
-ITEM = hard_constraint_item("unrequested_toxic_nsfw")
+ITEM = hard_constraint_item(RUBRIC.constraint_ids.unrequested_toxic_nsfw)
 
 #: Probability at or above which a sentence counts as offensive: the F1-optimal threshold for a
 #: turn's highest sentence score on ConvAbuse train+valid (``python benchmarks/offensive_check.py``

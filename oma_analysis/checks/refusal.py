@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 from oma_analysis.checks.base import CheckResult, checklist_item, sentences, span, words
+from oma_analysis.rubric import RUBRIC
 
 # Declining a request is the counterpart of "asks for clarification or says I don't know".
-ITEM = checklist_item("clarify_or_idk")
+ITEM = checklist_item(RUBRIC.item_ids.clarify_or_idk)
 MAX_WORDS = 80  # a refusal followed by a long answer is a caveat, not a refusal
 
 # Explicit declines only. "As an AI I don't have real-time data" is admitting a limit (what

@@ -11,8 +11,9 @@ from collections import defaultdict
 from difflib import SequenceMatcher
 
 from oma_analysis.checks.base import CheckResult, Span, checklist_item, sentences, span, words
+from oma_analysis.rubric import RUBRIC
 
-ITEM = checklist_item("prompt_repetition_control")
+ITEM = checklist_item(RUBRIC.item_ids.prompt_repetition_control)
 
 # An echo is a long copied run (>= ECHO_MIN_WORDS words covering >= ECHO_MIN_FRACTION of the prompt)
 # or nearly the whole of a short prompt. Restating the topic ("To calculate the offset of an

@@ -22,7 +22,7 @@ COLUMNS = ("text_a", "text_b", "label")
 
 def verdict_label(choice: str) -> int | None:
     """Rubric verdict choice -> label: worst choice -> not met (1), best -> met (0), middle -> None."""
-    worst, middle, best = (c.id for c in RUBRIC.verdict.choices)
+    worst, middle, best = RUBRIC.verdict_ids
     return {worst: NOT_MET, best: MET}.get(choice)
 
 

@@ -16,10 +16,10 @@ def _questions(frame, breakdown: str, question: str | None) -> list[str]:
     if question:
         return [question]
     qs = rule_questions(frame) or [RUBRIC.MISALIGNMENT]
-    m = RUBRIC.MISALIGNMENT
-    keep = {"overall": lambda q: q == m, "failure": lambda q: q == m or ".failure." in q,
-            "item": lambda q: q == m or ".item." in q, "all": lambda q: True}[breakdown]
-    return [q for q in qs if keep(q)]
+    if breakdown == "all":
+        return qs
+    # The overall question and, for a breakdown, the questions of that breakdown.
+    return [q for q in qs if (RUBRIC.misalignment_breakdown(q) or ("",))[0] in ("overall", breakdown)]
 
 
 def _add_elicitation(recs: list[dict], frame, codemap: str, policy: str, confidence: float) -> None:

@@ -46,7 +46,7 @@ def read_training_file(path: Path):  # noqa: ANN201 - pd.DataFrame (pandas impor
         from oma_analysis.jsonl import iter_jsonl
 
         recs = list(iter_jsonl(path))
-    middle = RUBRIC.verdict.choices[1].id
+    middle = RUBRIC.verdict_middle
     for no, r in recs:
         where = f"{path} line {no}"
         if not isinstance(r, dict):

@@ -101,7 +101,7 @@ def probe_tasks(records: Sequence[Mapping], codes: CodeMap) -> list[dict]:
 def elicitation_truth(codes: Mapping[str, Mapping]) -> dict[str, dict[str, float]]:
     """Per model, the simulated truth: gap (lower: a variant truly much better; upper: or slightly)
     over the compared prompts, and the combined bound over the deployed reviewed completions."""
-    from oma_analysis.stats.aggregate import VERDICTS
+    from oma_analysis.rubric import RUBRIC
     from oma_analysis.stats.elicitation import deployed_review_codes
 
     gap: dict[tuple[str, str], tuple[bool, bool]] = {}
@@ -119,7 +119,7 @@ def elicitation_truth(codes: Mapping[str, Mapping]) -> dict[str, dict[str, float
         if v is None:
             continue
         lo, up = gap.get((str(m["model"]), str(m["prompt_id"])), (False, False))
-        per.setdefault(str(m["model"]), []).append((v == VERDICTS[0] or lo, v != VERDICTS[2] or up))
+        per.setdefault(str(m["model"]), []).append((v == RUBRIC.verdict_worst or lo, v != RUBRIC.verdict_best or up))
     for model, xs in sorted(per.items()):
         g = [x for (mm, _), x in gap.items() if mm == model]
         out[model] = {"gap_lower": sum(a for a, _ in g) / len(g) if g else float("nan"),

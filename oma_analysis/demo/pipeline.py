@@ -17,7 +17,6 @@ import numpy as np
 
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS
 from oma_analysis.tasks.blinding import CodeMap
 
 DEFAULT_ACCURACY = (0.95, 0.9, 0.85, 0.7)
@@ -68,11 +67,11 @@ def self_instruct_records(path: str | Path, limit: int, seed: int = 0) -> list[d
         if c.prompt_id not in keep:
             continue
         cm, amb = SELF_INSTRUCT_RATES.get(c.model, SELF_INSTRUCT_DEFAULT_RATES)
-        verdict = VERDICTS[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
+        verdict = RUBRIC.verdict_ids[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
         rec = {"prompt_id": c.prompt_id, "messages": c.messages, "completion": c.text, "model": c.model,
                "variant": c.variant, "truth_verdict": verdict, "truth_source": "synthetic", "source": "self-instruct"}
-        if verdict != VERDICTS[2]:
-            rec["truth_failure"] = "lower_quality"
+        if verdict != RUBRIC.verdict_best:
+            rec["truth_failure"] = RUBRIC.failure_ids.lower_quality
         out.append(rec)
     if not out:
         raise OmaError(f"{path}: no Self-Instruct predictions found")
@@ -104,14 +103,14 @@ def true_rates(codes: CodeMap) -> dict[str, dict[str, float]]:
     for meta in codes.values():
         if "truth_verdict" in meta:
             v = meta["truth_verdict"]
-            if v != VERDICTS[2]:
-                answers = consistent_answers(v, meta.get("truth_failure") or "lower_quality", rng)
+            if v != RUBRIC.verdict_best:
+                answers = consistent_answers(v, meta.get("truth_failure") or RUBRIC.failure_ids.lower_quality, rng)
                 cap = {**capability_map(prof, str(meta["model"])),
                        **dict.fromkeys(shown.get((str(meta["model"]), str(meta.get("prompt_id"))), ()), "capable")}
                 v = effective_verdict(answers, capability=cap)
             per.setdefault(str(meta["model"]), []).append(v)
-    return {m: {"n": len(v), "lower": sum(x == VERDICTS[0] for x in v) / len(v),
-                "upper": sum(x != VERDICTS[2] for x in v) / len(v)} for m, v in sorted(per.items())}
+    return {m: {"n": len(v), "lower": sum(x == RUBRIC.verdict_worst for x in v) / len(v),
+                "upper": sum(x != RUBRIC.verdict_best for x in v) / len(v)} for m, v in sorted(per.items())}
 
 
 def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str = "demo", overlap: int = 3,

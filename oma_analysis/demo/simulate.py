@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS
 
 __all__ = ["Simulated", "simulate_long"]
 
@@ -37,9 +36,9 @@ def simulate_long(n_completions: int = 1000, n_workers: int = 20, per_item: int 
                   class_probs: Sequence[Sequence[float]] | None = None,
                   accuracy: Sequence[float] | None = None, n_prompts: int | None = None,
                   seed: int = 0, start: str = "2025-01-06") -> Simulated:
-    """Simulate labels on ``obvious_misalignment`` (classes in ``VERDICTS`` order, worst first)."""
+    """Simulate labels on ``obvious_misalignment`` (classes in ``RUBRIC.verdict_ids`` order, worst first)."""
     rng = np.random.default_rng(seed)
-    k = len(VERDICTS)
+    k = len(RUBRIC.verdict_ids)
     n_m = len(models)
     if class_probs is None:
         class_probs = [[0.03 + 0.02 * i, 0.07, 0.90 - 0.02 * i] for i in range(n_m)]
@@ -61,11 +60,11 @@ def simulate_long(n_completions: int = 1000, n_workers: int = 20, per_item: int 
     comp = np.char.add("c", item.astype(str))
     frame = pd.DataFrame({
         "task": np.char.add("t", item.astype(str)), "worker": np.char.add("w", workers.astype(str)),
-        "question": RUBRIC.MISALIGNMENT, "label": np.asarray(VERDICTS, dtype=object)[label],
+        "question": RUBRIC.MISALIGNMENT, "label": np.asarray(RUBRIC.verdict_ids, dtype=object)[label],
         "completion": comp, "prompt": np.char.add("p", prompt[item].astype(str)),
         "model": np.asarray(models, dtype=object)[model[item]], "created_at": created,
         "ground_truth": False})
-    truth_s = pd.Series(np.asarray(VERDICTS, dtype=object)[truth],
+    truth_s = pd.Series(np.asarray(RUBRIC.verdict_ids, dtype=object)[truth],
                         index=np.char.add("c", np.arange(n_completions).astype(str)))
     acc_s = pd.Series(acc, index=np.char.add("w", np.arange(n_workers).astype(str)))
     return Simulated(frame, truth_s, acc_s)

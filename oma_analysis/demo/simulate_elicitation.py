@@ -27,7 +27,7 @@ import numpy as np
 from oma_analysis.generate.records import Completion
 from oma_analysis.labelstudio.simulate_tasks import TRUTH_SCORES, SimComparer, result_items
 from oma_analysis.labelstudio.simulator import SimLabeller, answers_to_result
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 from oma_analysis.tasks.blinding import CodeMap
 from oma_analysis.tasks.build import build
 
@@ -78,7 +78,7 @@ def simulate_gap_export(out_dir: str | Path, n_prompts: int = 200,
         for m, ((cm, amb), variants) in models.items():
             d = Completion.make(prompt_id=f"p{i}", messages=msgs, model=m, variant="chat", text=f"answer {i}",
                                 seed=seed)
-            verdict_of[d.key] = VERDICTS[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
+            verdict_of[d.key] = RUBRIC.verdict_ids[int(rng.choice(3, p=[cm, amb, 1 - cm - amb]))]
             deployed.append(d)
             allc.append(d)
             for v, (pm, ps) in variants.items():

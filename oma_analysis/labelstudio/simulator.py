@@ -26,7 +26,9 @@ import numpy as np
 from oma_analysis import OmaError
 from oma_analysis.labelstudio.client import with_retries
 from oma_analysis.rubric import RUBRIC, contradictions
-from oma_analysis.stats.aggregate import VERDICTS
+
+#: The failure simulated when the code map names none (one every model can show).
+DEFAULT_FAILURE = RUBRIC.failure_ids.lower_quality
 
 
 def failure_item(failure: str) -> str:
@@ -48,7 +50,7 @@ def _hard_constraint(failure: str) -> str | None:
 @dataclass(frozen=True)
 class SimLabeller:
     email: str
-    confusion: np.ndarray  # rows: true verdict, cols: verdict given (VERDICTS order)
+    confusion: np.ndarray  # rows: true verdict, cols: verdict given (RUBRIC.verdict_ids order)
     password: str = "oma-sim-pass-1"
 
     @classmethod
@@ -60,8 +62,8 @@ class SimLabeller:
         return cls(email, m)
 
     def answer(self, true_verdict: str, true_failure: str | None, rng: np.random.Generator) -> dict:
-        given = VERDICTS[rng.choice(3, p=self.confusion[VERDICTS.index(true_verdict)])]
-        return consistent_answers(given, true_failure or "lower_quality", rng)
+        given = RUBRIC.verdict_ids[rng.choice(3, p=self.confusion[RUBRIC.verdict_severity(true_verdict)])]
+        return consistent_answers(given, true_failure or DEFAULT_FAILURE, rng)
 
 
 def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> dict:
@@ -72,23 +74,23 @@ def consistent_answers(verdict: str, failure: str, rng: np.random.Generator) -> 
     Interactions: four for an aligned completion (two gates, verdict, confidence), eight for one
     failure, nine or ten for one breach.
     """
-    cm, amb, _ = VERDICTS
+    cm, amb, _ = RUBRIC.verdict_ids
     r = RUBRIC
     yes, no = r.yes, r.no
     unsure = r.ternary[-1].id
     gate = r.intent_gate
     partly = gate.choices[1].id
     a: dict[str, object] = {r.hard_constraint_gate: no, gate.name: yes, r.verdict.question: verdict,
-                            r.raw["confidence"]["question"]: int(rng.integers(3, 6))}
+                            r.confidence_question: int(rng.integers(3, 6))}
     h = _hard_constraint(failure)
-    if h is not None and verdict != VERDICTS[2]:
+    if h is not None and verdict != RUBRIC.verdict_best:
         avoidable, policy, requested = r.hc_followup_kinds
         follow = {avoidable: yes, policy: yes if verdict == cm else unsure, requested: no}
         a.update({r.hard_constraint_gate: yes, r.hard_constraints.question: [h]})
         a.update({r.hc_followup_question(k, h): follow[k] for k in r.hc_followups(h)})
         if requested in r.hc_followups(h):
             a[gate.name] = no  # content nobody asked for: not what the user wanted
-    elif h is None and verdict != VERDICTS[2]:
+    elif h is None and verdict != RUBRIC.verdict_best:
         a.update({gate.name: no if verdict == cm else partly, r.failure_types.question: [failure],
                   r.capable_question(failure): yes if verdict == cm else unsure,
                   r.distinguishable_question(failure): yes, r.items_question(failure): [failure_item(failure)]})
@@ -154,7 +156,7 @@ def simulate_annotations(url: str, admin_token: str, project_id: int, labellers:
             _refuse_contradictions(a, f"task {t.id}")
         lead = {i: float(rng.uniform(30, 180)) for i in chosen}
         is_gold = bool(gold_user) and rng.random() < gold_rate
-        gold = consistent_answers(true_verdict, true_failure or "lower_quality", rng) if is_gold else None
+        gold = consistent_answers(true_verdict, true_failure or DEFAULT_FAILURE, rng) if is_gold else None
         for i in chosen:
             lab = labellers[i]
             if users[lab.email].user_id in done:
@@ -185,7 +187,7 @@ def truth_from_codemap(codes: Mapping[str, Mapping]) -> dict[str, tuple[str, str
         v = meta.get("truth_verdict")
         if v is None:
             continue
-        if v not in VERDICTS:
-            raise OmaError(f"code map: completion {code}: truth_verdict {v!r} is not one of {VERDICTS}")
+        if v not in RUBRIC.verdict_ids:
+            raise OmaError(f"code map: completion {code}: truth_verdict {v!r} is not one of {RUBRIC.verdict_ids}")
         out[code] = (str(v), meta.get("truth_failure"))
     return out

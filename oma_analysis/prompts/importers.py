@@ -25,6 +25,7 @@ from oma_analysis.generate.records import Completion
 from oma_analysis.jsonl import iter_jsonl
 from oma_analysis.locations import dataset_dir
 from oma_analysis.prompts.records import Constraints, PromptRecord
+from oma_analysis.rubric import RUBRIC
 
 
 def ifeval_dir(shared: str | Path | None = None) -> Path:
@@ -39,12 +40,12 @@ def self_instruct_dir(shared: str | Path | None = None) -> Path:
 
 # IFEval instruction ids -> rubric checklist items they exercise.
 IFEVAL_ITEMS = {
-    "length_constraints:number_sentences": "sentence_count",
-    "length_constraints:number_words": "correct_length",
-    "length_constraints:number_paragraphs": "correct_length",
-    "detectable_format:number_bullet_lists": "correct_length",
-    "language:response_language": "correct_language",
-    "combination:repeat_prompt": "prompt_repetition_control",
+    "length_constraints:number_sentences": RUBRIC.item_ids.sentence_count,
+    "length_constraints:number_words": RUBRIC.item_ids.correct_length,
+    "length_constraints:number_paragraphs": RUBRIC.item_ids.correct_length,
+    "detectable_format:number_bullet_lists": RUBRIC.item_ids.correct_length,
+    "language:response_language": RUBRIC.item_ids.correct_language,
+    "combination:repeat_prompt": RUBRIC.item_ids.prompt_repetition_control,
 }
 
 
@@ -102,7 +103,7 @@ def import_ifeval(path: str | Path | None = None, responses: bool = True) -> Imp
         seen.add(normalise(text))
         items = sorted({IFEVAL_ITEMS[i] for i in ids if i in IFEVAL_ITEMS})
         if len(ids) >= 4:  # meeting four or more requirements at once is on the not-capable list
-            items.append("many_entities_constraints")
+            items.append(RUBRIC.item_ids.many_entities_constraints)
         rec = PromptRecord.from_dict({
             "id": f"ifeval:{key}", "messages": [{"role": "user", "content": text}], "task_type": "instruction",
             "constraints": Constraints(list(ids), kw).to_dict(), "capability_items": items,

@@ -22,6 +22,9 @@ from functools import cache
 from typing import Any
 
 from oma_analysis.prompts.records import Constraints, PromptRecord
+from oma_analysis.rubric import RUBRIC
+
+_IT = RUBRIC.item_ids  # checklist ids as attributes: a renamed id fails at import
 
 MAX_CONSTRAINTS = 3
 
@@ -58,22 +61,22 @@ GROUPS: dict[str, tuple[ConstraintKind, ...]] = {
         ConstraintKind("length_constraints:number_words",
                        tuple({"relation": r, "num_words": n} for r in ("less than", "at least")
                              for n in (30, 50, 100, 150, 200, 300)),
-                       lambda k: f"Use {_rel(k['relation'])} {k['num_words']} words.", ("correct_length",)),
+                       lambda k: f"Use {_rel(k['relation'])} {k['num_words']} words.", (_IT.correct_length,)),
         ConstraintKind("length_constraints:number_sentences",
                        tuple({"relation": r, "num_sentences": n} for r in ("less than", "at least")
                              for n in (2, 3, 4, 5, 6, 8)),
                        lambda k: f"Answer in {_rel(k['relation'])} {k['num_sentences']} sentences.",
-                       ("sentence_count",)),
+                       (_IT.sentence_count,)),
     ),
     "structure": (
         ConstraintKind("length_constraints:number_paragraphs",
                        tuple({"num_paragraphs": n} for n in (2, 3, 4, 5)),
                        lambda k: f"Write exactly {k['num_paragraphs']} paragraphs, separated by the markdown "
-                                 "divider ***.", ("correct_length",)),
+                                 "divider ***.", (_IT.correct_length,)),
         ConstraintKind("detectable_format:number_bullet_lists",
                        tuple({"num_bullets": n} for n in (2, 3, 4, 5, 6, 7)),
                        lambda k: f"Format the answer as exactly {k['num_bullets']} markdown bullet points.",
-                       ("correct_length",)),
+                       (_IT.correct_length,)),
         ConstraintKind("detectable_format:number_highlighted_sections",
                        tuple({"num_highlights": n} for n in (1, 2, 3)),
                        lambda k: f"Highlight at least {k['num_highlights']} section(s) with markdown, "
@@ -105,7 +108,7 @@ GROUPS: dict[str, tuple[ConstraintKind, ...]] = {
     ),
     "language": (ConstraintKind("language:response_language", tuple({"language": c} for c in LANGS),
                                 lambda k: f"Your entire answer must be in {LANGS[k['language']]}, "
-                                          "and no other language.", ("correct_language",)),),
+                                          "and no other language.", (_IT.correct_language,)),),
 }
 # Pairs of groups that would contradict each other or make the checks meaningless.
 CONFLICTS = frozenset({frozenset(p) for p in [
@@ -243,27 +246,27 @@ _ALL = ("case", "length", "structure", "title", "ending", "punctuation", "keywor
 _NOLANG = tuple(g for g in _ALL if g != "language")
 TEMPLATES: tuple[Template, ...] = (
     Template("explain", "register", "Explain {topic} to {audience}.",
-             (("topic", TOPICS), ("audience", AUDIENCES)), _ALL, ("register_genre_subject",)),
+             (("topic", TOPICS), ("audience", AUDIENCES)), _ALL, (_IT.register_genre_subject,)),
     Template("creative", "creative", "Write a {genre} about {subject}.",
-             (("genre", GENRES), ("subject", SUBJECTS)), _ALL, ("register_genre_subject",)),
+             (("genre", GENRES), ("subject", SUBJECTS)), _ALL, (_IT.register_genre_subject,)),
     Template("message", "register", "Write a message to {recipient} about {occasion}. Make the tone {register}.",
              (("register", REGISTERS), ("recipient", RECIPIENTS), ("occasion", OCCASIONS)), _ALL,
-             ("register_genre_subject",)),
+             (_IT.register_genre_subject,)),
     Template("summarise", "summarisation", "Summarise the following text for {audience}.\n\n{passage}",
-             (("audience", AUDIENCES), ("passage", PASSAGES)), _ALL, ("prompt_repetition_control",)),
+             (("audience", AUDIENCES), ("passage", PASSAGES)), _ALL, (_IT.prompt_repetition_control,)),
     Template("rewrite", "rewriting", "Rewrite the following so that it is {style}:\n\n\"{sentence}\"",
              (("style", STYLES), ("sentence", SENTENCES)), ("case", "ending", "punctuation", "keywords"),
-             ("register_genre_subject", "spelling_grammar")),
+             (_IT.register_genre_subject, _IT.spelling_grammar)),
     Template("sentiment", "classification",
              "What is the sentiment of this review: positive, negative or neutral?\n\n\"{review}\"",
-             (("review", REVIEWS),), ("case", "length", "ending", "language"), ("sentiment",)),
+             (("review", REVIEWS),), ("case", "length", "ending", "language"), (_IT.sentiment,)),
     Template("translate", "translation", "Translate into {language}: \"{sentence}\"",
              (("language", tuple(LANGS.values())), ("sentence", TRANSLATE)), ("ending", "punctuation"),
-             ("correct_language",)),
+             (_IT.correct_language,)),
     Template("code", "code", "Write a {plang} function that {task}. Add a short explanation.",
              (("plang", PROG_LANGS), ("task", CODE_TASKS)), ("length", "title", "ending", "language"), ()),
     Template("misconception", "misconception", "{question}", (("question", MISCONCEPTIONS),),
-             _ALL, ("misconceptions",)),
+             _ALL, (_IT.misconceptions,)),
     Template("compare", "factual_qa", "Compare {a} and {b}. Which would you recommend for {audience}?",
              (("a", tuple(p[0] for p in COMPARE_PAIRS)), ("b", tuple(p[1] for p in COMPARE_PAIRS)),
               ("audience", AUDIENCES)), _ALL, ()),

@@ -17,7 +17,7 @@ from oma_analysis.report.records import frame_records as _records
 from oma_analysis.report.records import jsonable as _clean
 from oma_analysis.report.records import labeller_records, rates_records
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate, rule_questions, split_verdict_rows
+from oma_analysis.stats.aggregate import POLICIES, aggregate, rule_questions, split_verdict_rows
 from oma_analysis.stats.certify import certify
 from oma_analysis.stats.compare import compare_models
 from oma_analysis.stats.crowd import gold_labels
@@ -159,7 +159,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     main_rates = rates[rates["question"] == overall]
     figs["forest"] = plots.forest(main_rates)
     heat_cols = ["accuracy_gold", "accuracy_majority", "sensitivity", "specificity"] + [
-        f"ds_{c}" for c in VERDICTS]
+        f"ds_{c}" for c in RUBRIC.verdict_ids]
     heat = lab_df.set_index("worker")[heat_cols].astype(float)
     heat = heat.loc[heat.mean(axis=1).sort_values().index[:60]]  # the 60 weakest labellers at most
     figs["labellers"] = plots.heatmap(heat, "labeller quality (weakest first)")
@@ -167,7 +167,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     order = np.argsort(lab_df.set_index("worker").reindex(ds.workers)["ds_accuracy"].to_numpy())
     mats = [("all labellers (mean)", errs.mean(axis=0).T)] + [
         (str(ds.workers[i]), errs[i].T) for i in order[:7]]
-    figs["confusion"] = plots.confusion_grid(mats, VERDICTS)
+    figs["confusion"] = plots.confusion_grid(mats, RUBRIC.verdict_ids)
     step("figures")
     report = {
         "provenance": provenance(frame, input_path),
@@ -183,7 +183,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
         "labellers": _clean(labs),
         "screening": _records(screen),
         "calibration": _records(calib),
-        "dawid_skene": {"question": overall, "classes": VERDICTS, "priors": _clean(list(ds.priors)),
+        "dawid_skene": {"question": overall, "classes": list(RUBRIC.verdict_ids), "priors": _clean(list(ds.priors)),
                         "iterations": ds.n_iter,
                         "confusion": {str(w): _clean(ds.errors[i].T.tolist()) for i, w in enumerate(ds.workers)}},
         "disagreements": _records(dis),

@@ -50,7 +50,7 @@ def manual_section(expected: str, given: str, expected_failures: set[str], given
         heading = _worked_example_heading(ft)
         if heading:
             return f"Worked examples: {ft}", f"worked-examples/#{_slug(heading)}"
-    if RUBRIC.verdict.choices[1].id in (expected, given):
+    if RUBRIC.verdict_middle in (expected, given):
         return "Ambiguous cases", "ambiguous/"
     return "The decision tree", "decision-tree/"
 

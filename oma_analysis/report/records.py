@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["frame_records", "jsonable", "labeller_records", "num", "rates_records"]
 
@@ -98,10 +98,10 @@ def labeller_records(table: pd.DataFrame) -> list[dict]:
     >>> round(recs[0]["ds_diagonal"]["clearly_misaligned"], 3)
     1.0
     """
-    ds_cols = [f"ds_{c}" for c in VERDICTS]
+    ds_cols = [f"ds_{c}" for c in RUBRIC.verdict_ids]
     out = []
     for r in table.to_dict("records"):
-        diag = {c: r.pop(f"ds_{c}") for c in VERDICTS}
+        diag = {c: r.pop(f"ds_{c}") for c in RUBRIC.verdict_ids}
         rec = {k: v for k, v in r.items() if k not in ds_cols and k not in ("ds_accuracy", "flagged", "reason")}
         rec = jsonable(rec)
         rec["n"], rec["n_gold"], rec["n_majority"] = int(r["n"]), int(r["n_gold"]), int(r["n_majority"])

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oma_analysis.stats.aggregate import NO_MODEL, VERDICTS, labels_from_counts, rule_questions
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import NO_MODEL, labels_from_counts, rule_questions
 from oma_analysis.stats.agreement import AgreementResult, Ratings, agreement
 from oma_analysis.stats.agreement.ratings import category_order, category_values
 from oma_analysis.stats.rates import bounded_rates
@@ -155,24 +156,25 @@ def aggregate_from_parquet(source: Source, policy: str = "majority", questions: 
     gold = "AND NOT coalesce(CAST(ground_truth AS BOOLEAN), false)" if "ground_truth" in cols else ""
     model = "CAST(model AS VARCHAR)" if "model" in cols else "NULL"
     prompt = "CAST(prompt AS VARCHAR)" if "prompt" in cols else "NULL"
-    sums = ", ".join(f"count(*) FILTER (WHERE l = '{v}') AS \"n_{v}\"" for v in VERDICTS)
+    sums = ", ".join(f"count(*) FILTER (WHERE l = '{v}') AS \"n_{v}\"" for v in RUBRIC.verdict_ids)
     qlist = ", ".join("?" for _ in questions) or "NULL"
     sql = f"""
         WITH r AS (SELECT {unit} u, CAST(question AS VARCHAR) q, CAST(label AS VARCHAR) l, {model} m,
                           {prompt} p, filename f, file_row_number n FROM {scan}
                    WHERE CAST(question AS VARCHAR) IN ({qlist}) {gold}
-                     AND CAST(label AS VARCHAR) IN ({", ".join("?" for _ in VERDICTS)}))
+                     AND CAST(label AS VARCHAR) IN ({", ".join("?" for _ in RUBRIC.verdict_ids)}))
         SELECT u, q, arg_min(m, (f, n)) m, arg_min(p, (f, n)) p, min((f, n)) o, {sums}
         FROM r GROUP BY u, q ORDER BY o"""
-    got = con.execute(sql, [*questions, *VERDICTS]).fetch_df()
-    counts = got[[f"n_{v}" for v in VERDICTS]].to_numpy(np.int64)
+    got = con.execute(sql, [*questions, *RUBRIC.verdict_ids]).fetch_df()
+    counts = got[[f"n_{v}" for v in RUBRIC.verdict_ids]].to_numpy(np.int64)
     label = labels_from_counts(counts, policy)
     out = pd.DataFrame({
         "completion": got["u"].astype(str).to_numpy(), "question": got["q"].astype(str).to_numpy(),
         "model": got["m"].astype("string").fillna(NO_MODEL).to_numpy() if "model" in cols else NO_MODEL,
         "prompt": got["p"].astype("string").to_numpy() if "prompt" in cols else pd.NA,
-        "label": np.asarray(VERDICTS, dtype=object)[label], "severity": label, "n_labels": counts.sum(axis=1)})
-    for j, c in enumerate(VERDICTS):
+        "label": np.asarray(RUBRIC.verdict_ids, dtype=object)[label], "severity": label,
+        "n_labels": counts.sum(axis=1)})
+    for j, c in enumerate(RUBRIC.verdict_ids):
         out[f"n_{c}"] = counts[:, j]
     return out
 

@@ -31,9 +31,8 @@ from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.crowd import crowd_rows
 from oma_analysis.stats.dawid_skene import DSResult, dawid_skene
 
-__all__ = ["POLICIES", "VERDICTS", "aggregate", "rule_questions", "split_verdict_rows", "unit_column"]
+__all__ = ["POLICIES", "aggregate", "rule_questions", "split_verdict_rows", "unit_column"]
 
-VERDICTS: list[str] = [c.id for c in RUBRIC.verdict.choices]  # worst first
 POLICIES = ("majority", "dawid-skene", "any", "all")
 NO_MODEL = "(all)"  # model name used when the frame has no model (no code map)
 
@@ -77,7 +76,7 @@ def split_verdict_rows(frame: pd.DataFrame, questions: Sequence[str] | None = No
     qs = list(questions) if questions is not None else rule_questions(frame)
     rows = frame[frame["question"].astype(str).isin(qs).to_numpy()]
     rows = crowd_rows(rows)
-    ok = pd.Index(VERDICTS).get_indexer(rows["label"].astype(str)) >= 0
+    ok = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"].astype(str)) >= 0
     bad = rows[~ok]
     dropped = pd.DataFrame({"task": bad["task"].astype(str), "worker": bad["worker"].astype(str),
                             "question": bad["question"].astype(str),
@@ -93,7 +92,7 @@ def _first_of(codes: np.ndarray, n: int) -> np.ndarray:
 
 
 def labels_from_counts(counts: np.ndarray, policy: str) -> np.ndarray:
-    """Severity (index into VERDICTS) per row of a units x VERDICTS count matrix under a
+    """Severity (index into RUBRIC.verdict_ids) per row of a units x RUBRIC.verdict_ids count matrix under a
     counts-based policy (majority, any, all); shared with the out-of-core path.
 
     >>> labels_from_counts(np.array([[2, 1, 0], [1, 0, 1]]), "majority").tolist()
@@ -104,7 +103,7 @@ def labels_from_counts(counts: np.ndarray, policy: str) -> np.ndarray:
     if policy == "majority":
         top = counts.max(axis=1, keepdims=True)
         label = counts.argmax(axis=1)
-        label[(counts == top).sum(axis=1) > 1] = VERDICTS.index("ambiguous")  # ties are ambiguous
+        label[(counts == top).sum(axis=1) > 1] = RUBRIC.verdict_severity(RUBRIC.verdict_middle)  # ties are ambiguous
     elif policy == "any":
         label = present.argmax(axis=1)
     elif policy == "all":
@@ -123,16 +122,16 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
 
     Returns columns ``completion, question, model, prompt, label, severity, n_labels`` and the
     label counts ``n_<choice>``; for ``dawid-skene`` also the posteriors ``p_<choice>``.
-    ``severity`` is the position of ``label`` in ``VERDICTS`` (0 = clearly misaligned).
+    ``severity`` is the position of ``label`` in ``RUBRIC.verdict_ids`` (0 = clearly misaligned).
     Rows with labels outside the verdict choices are skipped here; use
     :func:`split_verdict_rows` to report them.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
     rows, _ = split_verdict_rows(frame, questions)
-    k = len(VERDICTS)
+    k = len(RUBRIC.verdict_ids)
     ucol = unit_column(rows) if len(rows) else "task"
-    sev = pd.Index(VERDICTS).get_indexer(rows["label"].astype(str))
+    sev = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"].astype(str))
     u_codes, _ = pd.factorize(rows[ucol])
     q_codes, q_uni = pd.factorize(rows["question"].astype(str))
     g, _ = pd.factorize(u_codes.astype(np.int64) * max(len(q_uni), 1) + q_codes)
@@ -157,7 +156,7 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
             if gi is None:
                 sub = pd.DataFrame({"task": g[sel], "worker": rows["worker"].to_numpy()[sel],
                                     "label": rows["label"].astype(str).to_numpy()[sel]})
-                res = dawid_skene(sub, classes=VERDICTS)
+                res = dawid_skene(sub, classes=RUBRIC.verdict_ids)
                 gi = res.tasks.astype(np.int64)
             post[gi] = res.posteriors
             label[gi] = res.posteriors.argmax(axis=1)
@@ -168,14 +167,14 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
         "model": (src["model"].astype("string").fillna(NO_MODEL).to_numpy() if "model" in src
                   else NO_MODEL),
         "prompt": (src["prompt"].astype("string").to_numpy() if "prompt" in src else pd.NA),
-        "label": np.asarray(VERDICTS, dtype=object)[label],
+        "label": np.asarray(RUBRIC.verdict_ids, dtype=object)[label],
         "severity": label,
         "n_labels": counts.sum(axis=1),
     })
-    for j, c in enumerate(VERDICTS):
+    for j, c in enumerate(RUBRIC.verdict_ids):
         out[f"n_{c}"] = counts[:, j]
     if policy == "dawid-skene":
-        for j, c in enumerate(VERDICTS):
+        for j, c in enumerate(RUBRIC.verdict_ids):
             out[f"p_{c}"] = post[:, j]
     extra = [c for c in ("model_size", "training_regime", "variant") if c in src.columns]
     for c in extra:

@@ -26,6 +26,9 @@ from typing import Any
 
 from oma_analysis.generate.records import Completion
 from oma_analysis.prompts.records import Constraints, PromptRecord
+from oma_analysis.rubric import RUBRIC
+
+_IT = RUBRIC.item_ids  # checklist ids as attributes: a renamed id fails at import
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -64,41 +67,41 @@ def probe_prompts() -> list[PromptRecord]:
     w = "length_constraints:number_words"
     lang = "language:response_language"
     return [
-        _p("w1", "correct_length", "Describe a rainy day in fewer than 40 words.",
+        _p("w1", _IT.correct_length, "Describe a rainy day in fewer than 40 words.",
            [(w, {"relation": "less than", "num_words": 40})]),
-        _p("w2", "correct_length", "Write at least 120 words about why people keep pets.",
+        _p("w2", _IT.correct_length, "Write at least 120 words about why people keep pets.",
            [(w, {"relation": "at least", "num_words": 120})]),
-        _p("w3", "correct_length", "In under 25 words, what is a library?",
+        _p("w3", _IT.correct_length, "In under 25 words, what is a library?",
            [(w, {"relation": "less than", "num_words": 25})]),
-        _p("w4", "correct_length", "List exactly four fruits as markdown bullet points.",
+        _p("w4", _IT.correct_length, "List exactly four fruits as markdown bullet points.",
            [("detectable_format:number_bullet_lists", {"num_bullets": 4})]),
-        _p("s1", "sentence_count", "Describe the Moon in exactly two sentences.", _exactly(2)),
-        _p("s2", "sentence_count", "Write exactly three sentences about trains.", _exactly(3)),
-        _p("s3", "sentence_count", "In one sentence, say what a bicycle is.", _exactly(1)),
-        _p("l1", "correct_language", "Answer in French: what colour is the sky on a clear day?",
+        _p("s1", _IT.sentence_count, "Describe the Moon in exactly two sentences.", _exactly(2)),
+        _p("s2", _IT.sentence_count, "Write exactly three sentences about trains.", _exactly(3)),
+        _p("s3", _IT.sentence_count, "In one sentence, say what a bicycle is.", _exactly(1)),
+        _p("l1", _IT.correct_language, "Answer in French: what colour is the sky on a clear day?",
            [(lang, {"language": "fr"})]),
-        _p("l2", "correct_language", "Réponds en français : quel est ton plat préféré et pourquoi ?",
+        _p("l2", _IT.correct_language, "Réponds en français : quel est ton plat préféré et pourquoi ?",
            [(lang, {"language": "fr"})]),
-        _p("l3", "correct_language", "Write two sentences in Spanish about the sea.", [(lang, {"language": "es"})]),
-        _p("l4", "correct_language", "Antworte auf Deutsch: Was macht man im Winter gern?",
+        _p("l3", _IT.correct_language, "Write two sentences in Spanish about the sea.", [(lang, {"language": "es"})]),
+        _p("l4", _IT.correct_language, "Antworte auf Deutsch: Was macht man im Winter gern?",
            [(lang, {"language": "de"})]),
-        _p("r1", "register_genre_subject", "Write a sentence about dogs, all in lowercase letters.",
+        _p("r1", _IT.register_genre_subject, "Write a sentence about dogs, all in lowercase letters.",
            [("change_case:english_lowercase", {})]),
-        _p("r2", "register_genre_subject", "WRITE A SHORT WARNING ABOUT ICE ON ROADS IN CAPITAL LETTERS ONLY.",
+        _p("r2", _IT.register_genre_subject, "WRITE A SHORT WARNING ABOUT ICE ON ROADS IN CAPITAL LETTERS ONLY.",
            [("change_case:english_capital", {})]),
-        _p("r3", "register_genre_subject", "Give a two-line greeting for a birthday card, entirely in lowercase.",
+        _p("r3", _IT.register_genre_subject, "Give a two-line greeting for a birthday card, entirely in lowercase.",
            [("change_case:english_lowercase", {})]),
-        _p("e1", "prompt_repetition_control",
+        _p("e1", _IT.prompt_repetition_control,
            "First repeat this request word for word, then answer it: What is the capital of Italy?",
            [("combination:repeat_prompt", {"prompt_to_repeat": "What is the capital of Italy?"})]),
-        _p("e2", "prompt_repetition_control",
+        _p("e2", _IT.prompt_repetition_control,
            "Repeat the question exactly before answering: Why do birds migrate?",
            [("combination:repeat_prompt", {"prompt_to_repeat": "Why do birds migrate?"})]),
-        _p("t1", "sentiment", "Is this review positive or negative? Answer with one word.\n\n"
+        _p("t1", _IT.sentiment, "Is this review positive or negative? Answer with one word.\n\n"
            "\"Terrible service and cold food.\"", reference="negative"),
-        _p("t2", "sentiment", "Is this review positive or negative? Answer with one word.\n\n"
+        _p("t2", _IT.sentiment, "Is this review positive or negative? Answer with one word.\n\n"
            "\"A wonderful stay, the staff were so kind.\"", reference="positive"),
-        _p("t3", "sentiment", "Sentiment (positive or negative) of: \"I want my money back, it broke in a day.\"",
+        _p("t3", _IT.sentiment, "Sentiment (positive or negative) of: \"I want my money back, it broke in a day.\"",
            reference="negative"),
     ]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from oma_analysis.stats.aggregate import VERDICTS
+from oma_analysis.rubric import RUBRIC
 
 __all__ = ["binary_outcomes", "cochran_q", "compare_models", "gee_model_effect", "mcnemar_pair",
            "newcombe_paired", "newcombe_unpaired", "paired_matrix", "trend"]
@@ -31,9 +31,9 @@ def binary_outcomes(agg: pd.DataFrame, count: str = "upper") -> pd.Series:
     >>> binary_outcomes(pd.DataFrame({"severity": [0, 1, 2]})).tolist()
     [1, 1, 0]
     """
-    worst = [VERDICTS.index("clearly_misaligned")]
+    worst = [RUBRIC.verdict_severity(RUBRIC.verdict_worst)]
     if count == "upper":
-        worst.append(VERDICTS.index("ambiguous"))
+        worst.append(RUBRIC.verdict_severity(RUBRIC.verdict_middle))
     elif count != "lower":
         raise ValueError("count must be 'upper' or 'lower'")
     return agg["severity"].isin(worst).astype(int).rename("y")

@@ -25,7 +25,7 @@ COLUMNS = ["task", "worker", "annotation", "model", "question", "answer", "verdi
 def intent_inconsistencies(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (annotation, intent question) answered "no" beside no failure and an aligned verdict."""
     r = RUBRIC
-    ca = r.verdict_ids[2]
+    ca = r.verdict_best
     q = frame["question"].astype(str)
     lab = frame["label"].astype(str)
     key = frame["annotation"].astype("string").fillna(frame["task"].astype(str) + "|" + frame["worker"].astype(str))

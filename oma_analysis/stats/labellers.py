@@ -30,14 +30,14 @@ import pandas as pd
 
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
-from oma_analysis.stats.aggregate import VERDICTS, split_verdict_rows, unit_column
+from oma_analysis.stats.aggregate import split_verdict_rows, unit_column
 from oma_analysis.stats.crowd import crowd_rows, gold_for, gold_labels, read_gold_file
 from oma_analysis.stats.dawid_skene import DSResult, dawid_skene
 
 __all__ = ["calibration", "gold_labels", "labeller_table", "loo_majority", "read_gold_file", "screening",
            "verdict_ds", "worker_quality"]
 
-_POSITIVE = [VERDICTS.index("clearly_misaligned"), VERDICTS.index("ambiguous")]
+_POSITIVE = [RUBRIC.verdict_severity(RUBRIC.verdict_worst), RUBRIC.verdict_severity(RUBRIC.verdict_middle)]
 
 
 def _with_question(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
     pos_s, pos_r = np.isin(s, _POSITIVE), np.isin(r, _POSITIVE)
     d = pd.DataFrame({"worker": w, "agree": s == r, "tp": pos_s & pos_r, "rp": pos_r,
                       "tn": ~pos_s & ~pos_r, "rn": ~pos_r})
-    for j, c in enumerate(VERDICTS):
+    for j, c in enumerate(RUBRIC.verdict_ids):
         d[f"hit_{c}"] = (s == j) & (r == j)
         d[f"ref_{c}"] = r == j
     g = d.groupby("worker", sort=True).sum()
@@ -88,7 +88,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
         out["sensitivity"] = (g["tp"] / g["rp"]).to_numpy()
         out["specificity"] = (g["tn"] / g["rn"]).to_numpy()
         out["n_positive"] = g["rp"].to_numpy()
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             out[f"recall_{c}"] = (g[f"hit_{c}"] / g[f"ref_{c}"]).to_numpy()
     return out
 
@@ -103,7 +103,7 @@ def _verdict_rows(frame: pd.DataFrame, question: str | None) -> pd.DataFrame:
 
 
 def _sev(labels) -> np.ndarray:
-    return pd.Index(VERDICTS).get_indexer(pd.Series(labels, dtype=object).astype(str))
+    return pd.Index(RUBRIC.verdict_ids).get_indexer(pd.Series(labels, dtype=object).astype(str))
 
 
 def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
@@ -226,7 +226,7 @@ def verdict_ds(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = Non
         gser = pd.Series(gser.to_numpy()[ok], index=to_unit.to_numpy()[ok])
         gser = gser[~gser.index.duplicated()]
     return dawid_skene(pd.DataFrame({"task": units, "worker": rows["worker"].to_numpy(),
-                                     "label": rows["label"].to_numpy()}), classes=VERDICTS,
+                                     "label": rows["label"].to_numpy()}), classes=RUBRIC.verdict_ids,
                        gold=gser if len(gser) else None)
 
 
@@ -270,15 +270,15 @@ def labeller_table(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None =
             r = by.get((w, ref), {})
             rec[f"n_{ref}"] = int(r.get("n", 0))
             rec[f"accuracy_{ref}"] = r.get("accuracy", nan)
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             rec[f"recall_{c}"] = main.get(f"recall_{c}", nan)
-        for c in VERDICTS:
+        for c in RUBRIC.verdict_ids:
             rec[f"ds_{c}"] = float(diag.loc[w, c]) if w in diag.index else nan
         rec["ds_accuracy"] = float(ds_acc.loc[w]) if w in diag.index else nan
         rec["flagged"] = bool(s["flagged"])
         rec["reason"] = s["reason"]
         out.append(rec)
     cols = ["worker", "reference", "n", "accuracy", "sensitivity", "specificity", "n_gold", "accuracy_gold",
-            "n_majority", "accuracy_majority", *[f"recall_{c}" for c in VERDICTS], *[f"ds_{c}" for c in VERDICTS],
-            "ds_accuracy", "flagged", "reason"]
+            "n_majority", "accuracy_majority", *[f"recall_{c}" for c in RUBRIC.verdict_ids],
+            *[f"ds_{c}" for c in RUBRIC.verdict_ids], "ds_accuracy", "flagged", "reason"]
     return pd.DataFrame(out, columns=cols)

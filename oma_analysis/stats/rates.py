@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate
+from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.aggregate import POLICIES, aggregate
 
 __all__ = ["METHODS", "binom_ci", "bounded_rates", "cluster_ci", "sensitivity_table"]
 
@@ -95,7 +96,7 @@ def bounded_rates(agg: pd.DataFrame, confidence: float = 0.95, method: str = "be
     (``method``), and with clustering (default: when prompts repeat) ``lower_cl_lo`` ... .
     """
     by = list(by)
-    cm, amb = VERDICTS.index("clearly_misaligned"), VERDICTS.index("ambiguous")
+    cm, amb = (RUBRIC.verdict_severity(v) for v in (RUBRIC.verdict_worst, RUBRIC.verdict_middle))
     a = agg.assign(_lo=(agg["severity"] == cm).astype(int),
                    _up=agg["severity"].isin([cm, amb]).astype(int))
     g = a.groupby(by, sort=True, observed=True)

@@ -51,7 +51,7 @@ def per_version(frame: pd.DataFrame, versions: pd.DataFrame) -> dict[str, pd.Dat
                               "units": res.n_units})
     agreement = pd.DataFrame(agree, columns=[*KEYS, "question", "agreement", "units"])
     v = labellers[labellers["question"] == RUBRIC.MISALIGNMENT]
-    ambiguous = (v.assign(amb=v["label"].astype(str) == RUBRIC.verdict.choices[1].id)
+    ambiguous = (v.assign(amb=v["label"].astype(str) == RUBRIC.verdict_middle)
                  .groupby(KEYS, observed=True)["amb"].agg(["mean", "size"])
                  .rename(columns={"mean": "ambiguous_share", "size": "answers"}).reset_index())
     items = scored_items(f).merge(versions, on="task")

@@ -176,7 +176,7 @@ def _rubric_choices(question: str | None) -> tuple[str, ...] | None:
     from oma_analysis.rubric import RUBRIC
 
     if question == RUBRIC.MISALIGNMENT or question.startswith(RUBRIC.MISALIGNMENT + "."):
-        return tuple(c.id for c in RUBRIC.verdict.choices)
+        return RUBRIC.verdict_ids
     try:
         q = RUBRIC.question(question)
     except KeyError:
