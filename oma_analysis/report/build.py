@@ -18,7 +18,6 @@ from oma_analysis.stats.aggregate import POLICIES, VERDICTS, aggregate, rule_que
 from oma_analysis.stats.certify import certify
 from oma_analysis.stats.compare import compare_models
 from oma_analysis.stats.dawid_skene import dawid_skene
-from oma_analysis.stats.disagreements import disagreements
 from oma_analysis.stats.labeller_table import labeller_records, records_frame
 from oma_analysis.stats.labellers import calibration, gold_labels
 from oma_analysis.stats.rates import bounded_rates, rates_records
@@ -58,31 +57,39 @@ def provenance(frame: pd.DataFrame, input_path: str | Path) -> dict:
             "rows": len(frame), "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def _percent_agreement(rows: pd.DataFrame) -> pd.DataFrame:
-    """Fallback agreement table: pairwise percent agreement per question."""
-    out = []
-    for q, sub in rows.groupby(rows["question"].astype(str), sort=True):
-        c = sub.groupby([sub["task"].astype(str), sub["label"].astype(str)]).size()
-        n_t = c.groupby(level=0).sum()
-        pairs = float((n_t * (n_t - 1)).sum())
-        agree = float((c * (c - 1)).sum())
-        out.append({"question": q, "metric": "percent", "value": agree / pairs if pairs else math.nan,
-                    "n_units": int((n_t > 1).sum())})
-    return pd.DataFrame(out)
+def _agreement(frame: pd.DataFrame) -> dict:
+    """Every rating of every question, gold included, as ``oma agreement`` and the notebooks count them
+    (one computation: :mod:`oma_analysis.report.agreement`)."""
+    from oma_analysis.report.agreement import agreement_table, headline_agreement
+    from oma_analysis.stats.agreement import agreement_by_category
+
+    overall = frame[frame["question"].astype(str).to_numpy() == RUBRIC.MISALIGNMENT]
+    return {"source": "oma_analysis.report.agreement (all ratings, gold included)",
+            "headline": headline_agreement(frame) if len(overall) else {},
+            "by_question": _records(agreement_table(frame)),
+            "by_category": _records(agreement_by_category(overall[["task", "worker", "label"]]))
+            if len(overall) else []}
 
 
-def _agreement(rows: pd.DataFrame) -> dict:
-    try:
-        from oma_analysis.stats.agreement import agreement_by_category, agreement_by_question
-    except ImportError:
-        return {"source": "fallback: percent agreement (oma_analysis.stats.agreement not available)",
-                "by_question": _records(_percent_agreement(rows))}
-    frame = pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
-                          "question": rows["question"].astype(str), "label": rows["label"].astype(str)})
-    by_q = agreement_by_question(frame, metrics=("percent", "fleiss", "alpha", "ac1"))
-    overall = frame[frame["question"] == RUBRIC.MISALIGNMENT]
-    by_c = agreement_by_category(overall) if len(overall) else pd.DataFrame()
-    return {"source": "oma_analysis.stats.agreement", "by_question": _records(by_q), "by_category": _records(by_c)}
+def _one_per_cluster(rec: dict) -> dict:
+    """A prompt-clustered interval where every prompt has one completion is no clustered interval
+    (it comes out narrower than the exact one): drop it and say why."""
+    if rec.get("n_prompts") is not None and rec["n_prompts"] >= rec["n"]:
+        for k in ("lower_ci_cluster", "upper_ci_cluster"):
+            rec[k] = None
+            rec[f"{k}_reason"] = "one item per cluster"
+    return rec
+
+
+def _gold_ci(screen: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Exact (Clopper–Pearson) interval of each labeller's gold accuracy."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    n = screen["n_gold"].fillna(0).astype(int).to_numpy()
+    k = np.rint(screen["accuracy_gold"].fillna(0).to_numpy(dtype=float) * n).astype(int)
+    lo, hi = proportion_confint(k, np.maximum(n, 1), 1 - confidence, method="beta")
+    return screen.assign(accuracy_gold_ci=[[float(a), float(b)] if m > 0 else None
+                                           for a, b, m in zip(lo, hi, n, strict=True)])
 
 
 def _clean(v):
@@ -121,6 +128,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
 
     from oma_analysis.report import plots
     from oma_analysis.report.html import render
+    from oma_analysis.report.items import task_texts, verdict_disagreements
     from oma_analysis.report.profiles import profiles_section
 
     out = Path(out_dir)
@@ -153,13 +161,14 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     recs = rates_records(rates)
     for r in recs:
         r["policy"] = policy
+        _one_per_cluster(r)
     sens = pd.concat([bounded_rates(a[a["question"] == overall], confidence, cluster=False).assign(policy=p)
                       for p, a in aggs.items()], ignore_index=True)
     cert = certify(rates[rates["question"] == overall], threshold, confidence)
     step("rates")
     comparison = compare_models(main_agg, confidence=confidence)
     step("comparison")
-    agreement = _agreement(rows)
+    agreement = _agreement(frame)
     step("agreement")
     g = gold_labels(frame, gold)
     ov = rows[rows["question"].astype(str).to_numpy() == overall]
@@ -175,9 +184,11 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     lab_df = records_frame(labs)
     screen = lab_df[["worker", "reference", "n", "accuracy", "n_gold", "accuracy_gold", "n_majority",
                      "accuracy_majority", "flagged", "reason"]]
+    screen = _gold_ci(screen, confidence)
     calib = calibration(frame, g, overall)
     step("labellers")
-    dis = disagreements(frame, 25, gold=g)
+    texts = task_texts(input_path)
+    dis = verdict_disagreements(frame, texts, 25, gold=g)
     step("disagreements")
     # figures
     figs = {}
