@@ -67,7 +67,8 @@ def _agreement(frame: pd.DataFrame) -> dict:
     return {"source": "oma_analysis.report.agreement (all ratings, gold included)",
             "headline": headline_agreement(frame) if len(overall) else {},
             "by_question": _records(agreement_table(frame)),
-            "by_category": _records(agreement_by_category(overall[["task", "worker", "label"]]))
+            "by_category": _records(agreement_by_category(overall[["task", "worker", "question", "label"]],
+                                                          RUBRIC.MISALIGNMENT))
             if len(overall) else []}
 
 
@@ -81,15 +82,28 @@ def _one_per_cluster(rec: dict) -> dict:
     return rec
 
 
-def _gold_ci(screen: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Exact (Clopper–Pearson) interval of each labeller's gold accuracy."""
+def _gold_ci(screen: pd.DataFrame, confidence: float, threshold: float = 0.75) -> pd.DataFrame:
+    """Exact (Clopper–Pearson) interval of each labeller's gold accuracy, and the decision in words:
+    a labeller who passes on the point estimate while the interval reaches below the threshold is
+    not yet shown to be good (5–8 gold items cannot tell 0.70 from 0.90)."""
     from statsmodels.stats.proportion import proportion_confint
 
     n = screen["n_gold"].fillna(0).astype(int).to_numpy()
     k = np.rint(screen["accuracy_gold"].fillna(0).to_numpy(dtype=float) * n).astype(int)
     lo, hi = proportion_confint(k, np.maximum(n, 1), 1 - confidence, method="beta")
+    decision = []
+    for flagged, reason, low, m in zip(screen["flagged"], screen["reason"], lo, n, strict=True):
+        if flagged:
+            decision.append(f"flagged: {reason}")
+        elif m == 0:
+            decision.append("kept on agreement with the majority (no gold items)")
+        elif low < threshold:
+            decision.append(f"kept, but unproven: the gold interval reaches {low:.2f} < {threshold:.2f}; "
+                            "add gold items")
+        else:
+            decision.append(f"kept: even the interval's lower end {low:.2f} is above {threshold:.2f}")
     return screen.assign(accuracy_gold_ci=[[float(a), float(b)] if m > 0 else None
-                                           for a, b, m in zip(lo, hi, n, strict=True)])
+                                           for a, b, m in zip(lo, hi, n, strict=True)], decision=decision)
 
 
 def _clean(v):
@@ -129,18 +143,13 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     from oma_analysis.report import plots
     from oma_analysis.report.html import render
     from oma_analysis.report.items import task_texts, verdict_disagreements
-    from oma_analysis.report.profiles import profiles_section
+    from oma_analysis.report.profiles import apply_profiles
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if elicitation:  # as `oma rates`: the evidence of every frame of the run, INPUT included
-        from oma_analysis.stats.evidence import known_facts, run_evidence
-
-        run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
-        evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
-        known = known_facts(run) if known is None else known
-        codemap = elicitation["codes"] if codemap is None else codemap
-    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
+    inputs = {"export": str(input_path), "codemap": str(codemap) if isinstance(codemap, (str, Path)) else None,
+              "also": [str(x) for x in (elicitation or {}).get("paths", ())]}
+    prof = apply_profiles(loaded, codemap, elicitation, evidence, known, confidence)
     frame = loaded.frame
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -208,7 +217,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     report = {
         "provenance": provenance(frame, input_path),
         "input": {**_clean(loaded.summary()), "labels_not_verdicts": len(bad)},
-        "settings": {"policy": policy, "confidence": confidence, "threshold": threshold,
+        "settings": {"policy": policy, "confidence": confidence, "threshold": threshold, "inputs": inputs,
                      "interval": "Clopper–Pearson (exact); clustered by prompt where prompts repeat"},
         "rates": _clean(recs),
         "sensitivity": _records(sens[["policy", "model", "n", "lower", "upper", "lower_lo", "lower_hi",

@@ -210,10 +210,10 @@ def _labellers(report: dict, figs: dict[str, str]) -> str:
     parts.append(f"<h3>Screening</h3><p>Each labeller's accuracy against the researchers' gold labels (exact "
                  f"95 % interval: few gold items give wide intervals) and against the majority of the other "
                  f"labellers. A labeller is flagged when the accuracy against the reference is below {thr:.0%}; "
-                 "a flagged labeller's reason says why. An interval that reaches below the threshold means the "
+                 "the decision column says why. An interval that reaches below the threshold means the "
                  "gold items cannot yet tell a good labeller from a weak one.</p>")
     parts.append(table(scr, ["worker", "reference", "n_gold", "accuracy_gold", "accuracy_gold_ci", "n_majority",
-                             "accuracy_majority", "flagged", "reason"],
+                             "accuracy_majority", "flagged", "decision"],
                        reasons={"accuracy_gold": "no gold items", "accuracy_gold_ci": "no gold items",
                                 "accuracy_majority": "no shared tasks", "reason": "passes"},
                        labels={"accuracy_gold_ci": "gold 95% CI"}))
