@@ -141,6 +141,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     from tqdm.auto import tqdm
 
     from oma_analysis.report import plots
+    from oma_analysis.report.browser import browser_data, write_browser
     from oma_analysis.report.html import render
     from oma_analysis.report.items import task_texts, verdict_disagreements
     from oma_analysis.report.profiles import apply_profiles
@@ -243,6 +244,9 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
                                       elicitation.get("truth"))
         if section:
             report["elicitation"] = _clean(section)
+    write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None)),
+                  out / "browser.html")
+    report["browser"] = "browser.html"
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")
