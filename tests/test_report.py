@@ -183,3 +183,34 @@ def test_clustered_interval_where_prompts_repeat(tmp_path):
     overall = [r for r in rep["rates"] if r["question"] == RUBRIC.MISALIGNMENT]
     assert {r["n"] for r in overall} == {16} and {r["n_prompts"] for r in overall} == {8}
     assert all(r["upper_ci_cluster"] is not None and r["upper_ci_cluster"] != r["upper_ci"] for r in overall)
+
+
+def test_style_control_removes_a_difference_that_is_only_length():
+    """Model b writes longer answers and long answers fail more; nothing else differs. The raw odds
+    ratio says b is worse, the style-controlled one does not; the raw one equals the odds ratio
+    computed by hand from the two rates."""
+    import numpy as np
+
+    from oma_analysis.report.style import style_comparison
+    from oma_analysis.stats.aggregate import VERDICTS
+
+    rng = np.random.default_rng(0)
+    rows, texts, frame = [], {}, []
+    for p in range(300):
+        for m, p_long in (("a", 0.2), ("b", 0.8)):
+            long = rng.random() < p_long
+            bad = rng.random() < (0.5 if long else 0.1)
+            c = f"{m}{p}"
+            rows.append({"completion": c, "question": RUBRIC.MISALIGNMENT, "model": m, "prompt": f"p{p}",
+                         "label": VERDICTS[0] if bad else VERDICTS[2]})
+            texts[c] = {"completion": " ".join(["word"] * (rng.integers(150, 250) if long else rng.integers(10, 30)))}
+            frame.append({"task": c, "completion": c})
+    agg = pd.DataFrame(rows)
+    res = style_comparison(agg, pd.DataFrame(frame), texts)
+    r = res["rows"][0]
+    odds = {m: (s := (agg[agg.model == m].label == VERDICTS[0]).mean()) / (1 - s) for m in "ab"}
+    assert r["odds_ratio_raw"] == pytest.approx(odds["b"] / odds["a"], rel=1e-6)
+    assert r["odds_ratio_raw_ci"][0] > 1  # raw: b looks worse
+    lo, hi = r["odds_ratio_style_controlled_ci"]
+    assert lo < 1 < hi  # controlled: no difference left
+    assert {c["covariate"] for c in res["style"]} == {"log_words"}

@@ -244,6 +244,9 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
                                       elicitation.get("truth"))
         if section:
             report["elicitation"] = _clean(section)
+    from oma_analysis.report.style import style_comparison
+
+    report["comparison_style"] = _clean(style_comparison(main_agg, frame, texts, confidence))
     write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None)),
                   out / "browser.html")
     report["browser"] = "browser.html"

@@ -300,6 +300,18 @@ def render(report: dict, figs: dict[str, str]) -> str:
         parts.append("<p>Cochran's Q (all models at once): " + cell(c["cochran_q"]) + "</p>")
     if c.get("gee"):
         parts.append("<h3>GEE logistic (exchangeable within prompt)</h3>" + table(c["gee"]["effects"]))
+    st = report.get("comparison_style")
+    if st:
+        parts.append("<h3>Length- and format-controlled comparison</h3><p>Logistic regression of being counted in "
+                     "the upper rate on the model (raw), then on the model plus the completion's log length and "
+                     "markdown use (style-controlled), standard errors clustered by prompt. An odds ratio that "
+                     "moves towards 1 once style is controlled means part of the raw difference was style. "
+                     + html.escape(st.get("note", "")) + ".</p>")
+        parts.append(table(st["rows"], reasons={k: "not estimable (separation)" for k in (
+            "odds_ratio_raw", "odds_ratio_raw_ci", "odds_ratio_style_controlled", "odds_ratio_style_controlled_ci")})
+            if st["rows"] else "")
+        if st.get("style"):
+            parts.append(table(st["style"], reasons={"odds_ratio": "not estimable", "odds_ratio_ci": "not estimable"}))
     if c.get("trends"):
         parts.append("<h3>Trends</h3>" + table([{k: v for k, v in t.items() if k != "effects"}
                                                 for t in c["trends"]]))
