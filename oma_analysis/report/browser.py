@@ -15,6 +15,7 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from oma_analysis.rubric import RUBRIC
@@ -25,12 +26,10 @@ __all__ = ["MAX_ITEMS", "browser_data", "write_browser"]
 MAX_ITEMS = 5000  # items embedded in the page; beyond that the page would be too heavy to open
 
 
-def _answers(rows: pd.DataFrame) -> dict[str, object]:
+def _answers(pairs: list[tuple[str, str]]) -> dict[str, object]:
     """One labeller's raw answers on one task: ``q.choice`` yes/no rows fold back into ``q: [choices]``."""
     out: dict[str, object] = {}
-    for q, lab in zip(rows["question"].astype(str), rows["label"].astype(str), strict=True):
-        if q.startswith(RUBRIC.MISALIGNMENT):
-            continue
+    for q, lab in pairs:
         base, dot, choice = q.partition(".")
         if dot and base in RUBRIC.questions and RUBRIC.questions[base].kind == "multi":
             picked = out.setdefault(base, [])
@@ -86,28 +85,42 @@ def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict],
         for t, s in spans.groupby(spans["task"].astype(str)):
             sp[t] = [{"worker": str(w), "label": str(lab), "text": str(x)}
                      for w, lab, x in zip(s["worker"], s["label"], s["text"], strict=True)]
+    # one pass over plain arrays (a groupby per task and worker is far too slow at 1M annotations)
+    task_a = f["task"].astype(str).to_numpy()
+    worker_a = f["worker"].astype(str).to_numpy()
+    q_a = f["question"].astype(str).to_numpy()
+    lab_a = f["label"].astype(str).to_numpy()
+    gt_a = (f["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in f
+            else np.zeros(len(f), bool))
+    first_row: dict[str, int] = {}
+    per: dict[str, dict[str, list[int]]] = {}
+    for i, (t, w) in enumerate(zip(task_a, worker_a, strict=True)):
+        first_row.setdefault(t, i)
+        per.setdefault(t, {}).setdefault(w, []).append(i)
+    comp_a, prompt_a = f["completion"].astype(str).to_numpy(), f["prompt"].to_numpy() if "prompt" in f else None
+    model_a = f["model"].to_numpy() if "model" in f else None
     items, failures, checklist = [], set(), set()
-    for task, rows in f.groupby(f["task"].astype(str), sort=False):
-        first = rows.iloc[0]
-        comp = str(first["completion"])
+    for task, workers in per.items():
+        r0 = first_row[task]
+        comp = str(comp_a[r0])
         a = by_completion.get(comp, {})
         labellers = []
-        for worker, wr in rows.groupby(rows["worker"].astype(str), sort=True):
-            derived = {q: lab for q, lab in zip(wr["question"].astype(str), wr["label"].astype(str), strict=True)
-                       if q.startswith(RUBRIC.MISALIGNMENT)}
-            answers = _answers(wr)
+        for worker in sorted(workers):
+            idx = workers[worker]
+            derived = {q_a[i]: lab_a[i] for i in idx if q_a[i].startswith(RUBRIC.MISALIGNMENT)}
+            answers = _answers([(q_a[i], lab_a[i]) for i in idx if not q_a[i].startswith(RUBRIC.MISALIGNMENT)])
             reasons, fs, its = _reasons(answers, derived)
             failures.update(fs)
             checklist.update(its)
-            gold = bool(wr["ground_truth"].fillna(False).astype(bool).any()) if "ground_truth" in wr else False
-            labellers.append({"worker": worker, "gold": gold, "answers": answers, "reasons": reasons,
+            labellers.append({"worker": worker, "gold": bool(gt_a[idx].any()), "answers": answers, "reasons": reasons,
                               "verdict": derived.get(RUBRIC.MISALIGNMENT), "failures": fs, "items": its})
         counts = {v: int(a.get(f"n_{v}", 0) or 0) for v in VERDICTS}
         verdict = a.get("label")
         t = texts.get(task, {})
-        model = first.get("model")
+        model = None if model_a is None else model_a[r0]
+        prompt = None if prompt_a is None else prompt_a[r0]
         items.append({
-            "task": task, "completion": comp, "prompt": None if pd.isna(first.get("prompt")) else str(first["prompt"]),
+            "task": task, "completion": comp, "prompt": None if pd.isna(prompt) else str(prompt),
             "model": None if model is None or pd.isna(model) else str(model),
             "messages": t.get("messages", []), "text": t.get("completion", ""),
             "verdict": None if verdict is None or pd.isna(verdict) else str(verdict), "counts": counts,

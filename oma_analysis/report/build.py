@@ -247,8 +247,10 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     from oma_analysis.report.style import style_comparison
 
     report["comparison_style"] = _clean(style_comparison(main_agg, frame, texts, confidence))
+    timings["style"] = round(time.perf_counter() - t0, 2)
     write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None)),
                   out / "browser.html")
+    timings["browser"] = round(time.perf_counter() - t0, 2)
     report["browser"] = "browser.html"
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
