@@ -46,40 +46,51 @@ def family(question: str) -> str:
     return base.split("__", 1)[0]
 
 
-def headline_agreement(frame: pd.DataFrame, question: str | None = None, n_boot: int = 500,
+def _n_boot(n_units: int) -> int:
+    """Bootstrap replicates for alpha's interval: 500, or 200 beyond 50,000 tasks (the vectorised
+    bootstrap costs ~replicates x tasks; 200 keeps a 1M-annotation report within its time budget).
+    A function of the data only, so the report and the notebooks draw the same interval."""
+    return 500 if n_units <= 50_000 else 200
+
+
+def headline_agreement(frame: pd.DataFrame, question: str | None = None, n_boot: int | None = None,
                        seed: int = 0) -> dict[str, dict]:
     """metric -> result dict on the headline question (the rule-applied verdict); alpha's interval
-    is a bootstrap over tasks (``n_boot``, ``seed``), the others analytic."""
+    is a bootstrap over tasks (``n_boot``, default :func:`_n_boot`; ``seed``), the others analytic."""
     q = question or RUBRIC.MISALIGNMENT
     r = ratings_from_frame(_cols(frame), q)
-    return {m: agreement(r, m, n_boot=n_boot if m == "alpha" else 0, seed=seed).to_dict()
-            for m in HEADLINE_METRICS}
+    nb = _n_boot(len(r.unit_ids)) if n_boot is None else n_boot
+    return {m: agreement(r, m, n_boot=nb if m == "alpha" else 0, seed=seed).to_dict() for m in HEADLINE_METRICS}
 
 
 def _cols(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[["task", "worker", "question", "label"]]
 
 
-def agreement_table(frame: pd.DataFrame, headline: str | None = None, n_boot: int = 500,
-                    seed: int = 0) -> pd.DataFrame:
+def agreement_table(frame: pd.DataFrame, headline: str | None = None, n_boot: int | None = None, seed: int = 0,
+                    known: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per question in ``frame`` (text answers are not in it): ``question, family, n_units,
     n_pairable, n_ratings, percent(+_ci), kappa(+_ci), ac1(+_ci), alpha(+_ci), paradox, coefficient,
     value, ci, reading``. ``coefficient`` is the one to read: AC1 under the kappa paradox (a rare
-    category depresses kappa and alpha), else Fleiss' kappa. The headline question comes first."""
+    category depresses kappa and alpha), else Fleiss' kappa. The headline question comes first, its
+    alpha with a bootstrap interval; ``known``: its :func:`headline_agreement`, already computed."""
     headline = headline or RUBRIC.MISALIGNMENT
     f = _cols(frame)
     f = f[f["label"].notna()]
     rows = []
     for q, sub in f.groupby(f["question"].astype(str), sort=True):
-        r = ratings_from_frame(sub, q)
-        res = {m: agreement(r, m, n_boot=n_boot if (m == "alpha" and q == headline) else 0, seed=seed)
-               for m in HEADLINE_METRICS}
-        row = {"question": q, "family": family(q), "n_units": res["percent"].n_units,
-               "n_pairable": res["percent"].n_pairable, "n_ratings": res["percent"].n_ratings}
+        if q == headline:
+            res = known or headline_agreement(sub, q, n_boot, seed)
+        else:
+            r = ratings_from_frame(sub, q)
+            res = {m: agreement(r, m).to_dict() for m in HEADLINE_METRICS}
+        p = res["percent"]
+        row = {"question": q, "family": family(q), "n_units": p["n_units"], "n_pairable": p["n_pairable"],
+               "n_ratings": p["n_ratings"]}
         for m, key in (("percent", "percent"), ("fleiss", "kappa"), ("ac1", "ac1"), ("alpha", "alpha")):
-            row[key] = res[m].value
-            row[f"{key}_ci"] = [res[m].ci_low, res[m].ci_high]
-        row["paradox"] = bool(res["fleiss"].kappa_paradox)
+            row[key] = res[m]["value"]
+            row[f"{key}_ci"] = [res[m]["ci_low"], res[m]["ci_high"]]
+        row["paradox"] = bool(res["fleiss"]["kappa_paradox"])
         pick = "ac1" if row["paradox"] else "kappa"
         row.update(coefficient="AC1" if pick == "ac1" else "Fleiss κ", value=row[pick], ci=row[f"{pick}_ci"],
                    reading=reading(row[pick]))

@@ -64,9 +64,9 @@ def _agreement(frame: pd.DataFrame) -> dict:
     from oma_analysis.stats.agreement import agreement_by_category
 
     overall = frame[frame["question"].astype(str).to_numpy() == RUBRIC.MISALIGNMENT]
-    return {"source": "oma_analysis.report.agreement (all ratings, gold included)",
-            "headline": headline_agreement(frame) if len(overall) else {},
-            "by_question": _records(agreement_table(frame)),
+    head = headline_agreement(frame) if len(overall) else {}
+    return {"source": "oma_analysis.report.agreement (all ratings, gold included)", "headline": head,
+            "by_question": _records(agreement_table(frame, known=head or None)),
             "by_category": _records(agreement_by_category(overall[["task", "worker", "question", "label"]],
                                                           RUBRIC.MISALIGNMENT))
             if len(overall) else []}
