@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -44,12 +45,18 @@ def _isnan(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
+class Html(str):
+    """A cell value that is already safe HTML (a link the report built), printed as is."""
+
+
 def dash(reason: str) -> str:
     return f'<span class="na">— <small>{html.escape(reason)}</small></span>'
 
 
 def cell(v, col: str = "", reason: str = DEFAULT_REASON) -> str:
     """One value as safe HTML (see module doc)."""
+    if isinstance(v, Html):
+        return str(v)
     if isinstance(v, bool):
         cls = (("bad" if v else "good") if col in _TRUE_IS_BAD else ("good" if v else "bad") if col in _TRUE_IS_GOOD
                else ("warn" if v else "") if col in _TRUE_IS_WARNING else "")
@@ -132,9 +139,15 @@ def _headline(report: dict, overall: list[dict]) -> str:
     rows = []
     for r in overall:
         c = cert.get(r["model"], {})
-        rows.append({"model": r["model"], "n": r["n"], "lower": r["lower"], "lower_ci": r["lower_ci"],
-                     "upper": r["upper"], "upper_ci": r["upper_ci"],
-                     "upper_bound_one_sided": c.get("upper_bound"), "passes": c.get("passes")})
+        row = {"model": r["model"], "n": r["n"], "lower": r["lower"], "lower_ci": r["lower_ci"],
+               "upper": r["upper"], "upper_ci": r["upper_ci"],
+               "upper_bound_one_sided": c.get("upper_bound"), "passes": c.get("passes")}
+        if report.get("browser"):
+            m = html.escape(quote(str(r["model"])), quote=True)
+            b = html.escape(report["browser"], quote=True)
+            row["items"] = Html(f'<a href="{b}#list?model={m}&amp;count=lower">{r.get("k_lower", "")} lower</a> · '
+                                f'<a href="{b}#list?model={m}&amp;count=upper">{r.get("k_upper", "")} upper</a>')
+        rows.append(row)
     passing = [r["model"] for r in rows if r["passes"]]
     verdict = (f"{', '.join(passing)} {'is' if len(passing) == 1 else 'are'} certified below "
                f"{s['threshold']:.0%}" if passing else f"no model is certified below {s['threshold']:.0%}")
