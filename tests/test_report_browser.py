@@ -63,6 +63,13 @@ def test_from_a_rate_to_an_item(built, tmp_path_factory):
             assert all(any(w in h for h in heads) for w in workers) and set(LABELLERS) <= set(workers)
             assert page.inner_text("#verdict") in ("clearly_misaligned", "ambiguous")
             assert "rule-applied verdict" in page.inner_text("#answers")
+            # the automatic checks ran on this completion (the same runner as `oma checks`)
+            from oma_analysis.checks.runner import prompt_from_messages, run_checks
+
+            want = {c.check_id for c in run_checks(prompt_from_messages(task["data"]["messages"]),
+                                                   task["data"]["completion"]).checks}
+            shown = page.locator("#checks tr td:first-child").all_inner_texts()
+            assert set(shown) == want and shown
             # the disagreement filter lists the items whose labellers split
             page.goto((rep_dir / "browser.html").resolve().as_uri() + "#list?disagree=1")
             page.wait_for_selector("#items")

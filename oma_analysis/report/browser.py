@@ -24,6 +24,22 @@ from oma_analysis.stats.aggregate import VERDICTS
 __all__ = ["MAX_ITEMS", "browser_data", "write_browser"]
 
 MAX_ITEMS = 5000  # items embedded in the page; beyond that the page would be too heavy to open
+MAX_CHECKED = 2000  # items the automatic checks run on (tens of ms each)
+
+
+def _auto_checks(messages: list, text: str) -> list[dict]:
+    """The automatic checks (``oma checks``) on the completion: which passed, which failed and the
+    checklist item each gives evidence for; the quoted evidence spans of failures."""
+    from oma_analysis import OmaError
+    from oma_analysis.checks.runner import prompt_from_messages, run_checks
+
+    try:
+        rep = run_checks(prompt_from_messages(messages), text)
+    except OmaError as exc:
+        return [{"check_id": "error", "item": "", "passed": False, "evidence": str(exc)}]
+    return [{"check_id": c.check_id, "item": c.item, "passed": bool(c.passed),
+             "evidence": "; ".join(sp.text[:120] for sp in c.evidence[:3]) if not c.passed else ""}
+            for c in rep.checks]
 
 
 def _answers(pairs: list[tuple[str, str]]) -> dict[str, object]:
@@ -128,7 +144,9 @@ def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict],
             "disagree": sum(1 for n in counts.values() if n) > 1,
             "failures": sorted({x for lab in labellers for x in lab["failures"]}),
             "items": sorted({x for lab in labellers for x in lab["items"]}),
-            "labellers": labellers, "spans": sp.get(task, [])})
+            "labellers": labellers, "spans": sp.get(task, []),
+            "checks": _auto_checks(t.get("messages", []), t["completion"])
+            if t.get("completion") and len(items) < MAX_CHECKED else None})
     order = [q.name for q in RUBRIC.questions.values()]
     return {"rates": [r for r in rates if r.get("question") == RUBRIC.MISALIGNMENT], "items": items,
             "n_tasks": int(frame["task"].nunique()) if len(frame) else 0, "max_items": max_items,
@@ -223,7 +241,10 @@ function item() {
   for (const q of qs) h += `<tr><td>${esc(q)}</td>` + i.labellers.map(l => `<td>${esc(fmt(l.answers[q]))}</td>`).join("") + "</tr>";
   h += `<tr><th>rule's reasoning</th>` + i.labellers.map(l => `<td><ul class="reasons">` +
     l.reasons.map(r => `<li>${esc(r)}</li>`).join("") + `</ul></td>`).join("") + "</tr></table>";
-  h += `<h2>Evidence spans</h2>` + (i.spans.length ? "<ul>" + i.spans.map(s => `<li>${esc(s.worker)}: ${esc(s.label)} — “${esc(s.text)}”</li>`).join("") + "</ul>"
+  h += `<h2>Automatic checks</h2>` + (i.checks == null ? "<p><small>not run (no completion text, or beyond the first items)</small></p>" :
+    `<table id="checks"><tr><th>check</th><th>checklist item</th><th>result</th><th>evidence</th></tr>` +
+    i.checks.map(c => `<tr><td>${esc(c.check_id)}</td><td>${esc(c.item)}</td><td class="${c.passed ? "ca" : "cm"}">${c.passed ? "passed" : "failed"}</td><td>${esc(c.evidence || "—")}</td></tr>`).join("") + "</table>");
+  h += `<h2>Evidence spans marked by labellers</h2>` + (i.spans.length ? "<ul>" + i.spans.map(s => `<li>${esc(s.worker)}: ${esc(s.label)} — “${esc(s.text)}”</li>`).join("") + "</ul>"
     : "<p><small>none marked</small></p>");
   app.innerHTML = h;
 }
