@@ -106,3 +106,25 @@ def test_browser_page_escapes_the_data(tmp_path):
                           "x": "</script><script>alert(1)</script>"}, tmp_path / "b.html")
     page = Path(path).read_text()
     assert page.count("</script>") == 2
+
+
+def test_variants_and_probes_join_the_item_of_their_model_and_prompt():
+    import pandas as pd
+
+    from oma_analysis.report.browser import _run_extras
+
+    compare = pd.DataFrame({"task": ["9", "9", "9"], "worker": ["w1", "w1", "w1"], "completion": ["pc"] * 3,
+                            "model": ["m"] * 3, "prompt": ["p"] * 3,
+                            "question": ["compare_better", "compare_aspect.intent_task",
+                                         "compare_aspect.intent_length"],
+                            "label": ["right_much_better", RUBRIC.yes, RUBRIC.no]})
+    probe = pd.DataFrame({"task": ["7"], "worker": ["w2"], "completion": ["pr"], "model": ["m"], "prompt": ["q"],
+                          "question": ["probe_outcome"], "label": ["shows_capable"]})
+    codes = {"pc": {"kind": "pair", "variant": "temp:1.0", "deployed_variant": "chat", "deployed_side": "left"},
+             "pr": {"kind": "probe"}}
+    got = _run_extras([compare, probe], codes)
+    assert set(got) == {("m", "p"), ("m", "q")}
+    (c,) = got[("m", "p")]
+    assert c["what"] == "variant temp:1.0 vs deployed chat (deployed on the left)"
+    assert c["answers"] == {"compare_better": "right_much_better", "compare_aspect": ["intent_task"]}
+    assert got[("m", "q")][0]["what"] == "probe"

@@ -86,10 +86,48 @@ def _reasons(answers: dict, derived: dict[str, str]) -> tuple[list[str], list[st
     return lines, counted_f, counted_i
 
 
+def _run_extras(frames, codes) -> dict[tuple[str, str], list[dict]]:
+    """(model, prompt) -> the run's compare and probe annotations on it: per annotation the variant
+    judged against the deployed completion (from the code map's pair entry) or the probed item, and
+    the labeller's answers."""
+    out: dict[tuple[str, str], list[dict]] = {}
+    for fr in frames or ():
+        if not len(fr) or "model" not in fr or "prompt" not in fr:
+            continue
+        f = fr[fr["model"].notna() & fr["prompt"].notna()]
+        keys = zip(f["model"].astype(str), f["prompt"].astype(str), f["task"].astype(str), f["worker"].astype(str),
+                   f["completion"].astype(str), strict=True)
+        ann: dict[tuple, dict] = {}
+        for (m, p, t, w, c), q, lab in zip(keys, f["question"].astype(str), f["label"].astype(str), strict=True):
+            a = ann.get((m, p, t, w))
+            if a is None:
+                meta = {}
+                try:
+                    meta = dict(codes[c]) if codes is not None else {}
+                except KeyError:
+                    pass
+                kind = meta.get("kind") or "annotation"
+                what = (f"variant {meta.get('variant')} vs deployed {meta.get('deployed_variant')} "
+                        f"(deployed on the {meta.get('deployed_side')})") if kind == "pair" else kind
+                a = ann[(m, p, t, w)] = {"task": t, "worker": w, "what": what, "answers": {}}
+                out.setdefault((m, p), []).append(a)
+            base, dot, choice = q.partition(".")
+            if dot:  # multi-choice rows: keep the ticked choices
+                if lab == RUBRIC.yes:
+                    a["answers"].setdefault(base, []).append(choice)
+            else:
+                a["answers"][q] = lab
+    return out
+
+
 def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict], agg: pd.DataFrame,
-                 spans: pd.DataFrame | None = None, max_items: int = MAX_ITEMS) -> dict:
+                 spans: pd.DataFrame | None = None, max_items: int = MAX_ITEMS, run_frames=None,
+                 codes=None) -> dict:
     """Everything the page shows, JSON-ready. ``agg``: the report's aggregation of the rule questions
-    (one row per completion and question); ``rates``: the report's rate records."""
+    (one row per completion and question); ``rates``: the report's rate records; ``run_frames``
+    (+ ``codes``, the code map): the run's compare and probe frames, shown with the items of the same
+    model and prompt (variants judged against the deployed completion, probe answers)."""
+    extras = _run_extras(run_frames, codes)
     worst, middle, _ = VERDICTS
     ov = agg[agg["question"].astype(str) == RUBRIC.MISALIGNMENT]
     by_completion = {str(c): r for c, r in zip(ov["completion"].astype(str), ov.to_dict("records"), strict=True)}
@@ -145,6 +183,7 @@ def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict],
             "failures": sorted({x for lab in labellers for x in lab["failures"]}),
             "items": sorted({x for lab in labellers for x in lab["items"]}),
             "labellers": labellers, "spans": sp.get(task, []),
+            "run": extras.get((str(model), str(prompt)), []) if model is not None and prompt is not None else [],
             "checks": _auto_checks(t.get("messages", []), t["completion"])
             if t.get("completion") and len(items) < MAX_CHECKED else None})
     order = [q.name for q in RUBRIC.questions.values()]
@@ -244,6 +283,10 @@ function item() {
   h += `<h2>Automatic checks</h2>` + (i.checks == null ? "<p><small>not run (no completion text, or beyond the first items)</small></p>" :
     `<table id="checks"><tr><th>check</th><th>checklist item</th><th>result</th><th>evidence</th></tr>` +
     i.checks.map(c => `<tr><td>${esc(c.check_id)}</td><td>${esc(c.item)}</td><td class="${c.passed ? "ca" : "cm"}">${c.passed ? "passed" : "failed"}</td><td>${esc(c.evidence || "—")}</td></tr>`).join("") + "</table>");
+  h += `<h2>Variants and probes of this model on this prompt</h2>` + (i.run.length ?
+    `<table id="run"><tr><th>task</th><th>what</th><th>labeller</th><th>answers</th></tr>` + i.run.map(r =>
+      `<tr><td>${esc(r.task)}</td><td>${esc(r.what)}</td><td>${esc(r.worker)}</td><td>${Object.entries(r.answers).map(e => esc(e[0] + ": " + fmt(e[1]))).join("<br>")}</td></tr>`).join("") + "</table>"
+    : "<p><small>none in this run</small></p>");
   h += `<h2>Evidence spans marked by labellers</h2>` + (i.spans.length ? "<ul>" + i.spans.map(s => `<li>${esc(s.worker)}: ${esc(s.label)} — “${esc(s.text)}”</li>`).join("") + "</ul>"
     : "<p><small>none marked</small></p>");
   app.innerHTML = h;

@@ -248,7 +248,8 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
 
     report["comparison_style"] = _clean(style_comparison(main_agg, frame, texts, confidence))
     timings["style"] = round(time.perf_counter() - t0, 2)
-    write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None)),
+    write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None),
+                               run_frames=(elicitation or {}).get("frames"), codes=(elicitation or {}).get("codes")),
                   out / "browser.html")
     timings["browser"] = round(time.perf_counter() - t0, 2)
     report["browser"] = "browser.html"
