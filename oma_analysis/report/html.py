@@ -319,7 +319,7 @@ def render(report: dict, figs: dict[str, str]) -> str:
                      "the upper rate on the model (raw), then on the model plus the completion's log length and "
                      "markdown use (style-controlled), standard errors clustered by prompt. An odds ratio that "
                      "moves towards 1 once style is controlled means part of the raw difference was style. "
-                     + html.escape(st.get("note", "")) + ".</p>")
+                     + html.escape(st.get("note", "")[:1].upper() + st.get("note", "")[1:]) + ".</p>")
         parts.append(table(st["rows"], reasons={k: "not estimable (separation)" for k in (
             "odds_ratio_raw", "odds_ratio_raw_ci", "odds_ratio_style_controlled", "odds_ratio_style_controlled_ci")})
             if st["rows"] else "")
