@@ -13,49 +13,51 @@
 #
 # Agreement on the rule-applied verdict and on every rubric question, with the low-prevalence
 # caveat: when a category is rare, kappa and alpha can be low even when labellers almost always agree
-# (the *kappa paradox*), so AC1 and positive agreement are shown beside them.
-#
-# Set `OMA_EXPORT` (and optionally `OMA_CODEMAP`) to the export to analyse; `make demo` writes one to
-# `.oma/demo/export.json`.
+# (the *kappa paradox*), so AC1 is shown beside them. The numbers are computed by the same function
+# as the report's (`oma_analysis.report.agreement`), on the newest report's export: run `make demo`
+# (or `oma report`) first; nothing to set.
 
 # %%
-import os
-
+# %matplotlib inline
+import matplotlib.pyplot as plt
 import pandas as pd
 
-from oma_analysis.stats.agreement import agreement, agreement_by_question, pairwise_agreement, pairwise_matrix
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.report.agreement import agreement_table, headline_agreement
+from oma_analysis.report.notebook import load_latest, same_as_report
 from oma_analysis.rubric import RUBRIC
+from oma_analysis.stats.agreement import pairwise_agreement, pairwise_matrix
 
-EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")
-loaded = read_input(EXPORT, os.environ.get("OMA_CODEMAP"))
-frame = loaded.frame
-print(loaded.summary())
+latest = load_latest()
+frame = latest.frame
+print("report:", latest.path)
+print(latest.loaded.summary())
 
 # %% [markdown]
 # ## The headline: agreement on the rule-applied verdict
+# Every rating counts, researchers' gold annotations included (as `oma agreement` counts them).
 
 # %%
-rows = []
-for metric in ("percent", "fleiss", "alpha", "ac1", "bp"):
-    r = agreement(frame, metric, "nominal", question=RUBRIC.MISALIGNMENT, n_boot=500, seed=0)
-    rows.append({"metric": metric, "value": r.value, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                 "units": r.n_units, "kappa paradox": r.kappa_paradox})
-headline = pd.DataFrame(rows)
-headline
-
-# %%
-assert headline["value"].notna().any(), "no agreement could be computed"
-ordinal = agreement(frame, "alpha", "ordinal", question=RUBRIC.MISALIGNMENT)
-print(f"alpha (ordinal, misaligned < ambiguous < aligned): {ordinal.value:.3f}")
+head = headline_agreement(frame)
+same_as_report(latest, agreement=head)
+pd.DataFrame(head).T[["value", "ci_low", "ci_high", "n_units", "n_ratings", "kappa_paradox"]]
 
 # %% [markdown]
 # ## Every rubric question
-# Questions with a paradox flag have a rare category: read AC1 beside kappa/alpha there.
+# `coefficient` is the one to read: AC1 under the kappa paradox, else Fleiss' kappa.
 
 # %%
-by_q = agreement_by_question(frame)
-by_q.sort_values("question").head(40)
+table = agreement_table(frame)
+table[["question", "n_units", "percent", "coefficient", "value", "reading"]].head(40)
+
+# %%
+gates = table[table["n_units"] >= 5].sort_values("value")
+fig, ax = plt.subplots(figsize=(7, 0.28 * len(gates) + 1))
+ax.barh(gates["question"], gates["value"], color=["#c98a00" if p else "#2f6fd6" for p in gates["paradox"]])
+ax.axvline(0.6, color="grey", ls="--", lw=1)
+ax.set_xlabel("chance-corrected agreement (AC1 where paradox, amber; else Fleiss' kappa)")
+ax.set_title("questions answered on at least 5 tasks")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## Labeller x labeller
@@ -63,4 +65,12 @@ by_q.sort_values("question").head(40)
 
 # %%
 pairs = pairwise_agreement(frame, question=RUBRIC.MISALIGNMENT)
-pairwise_matrix(pairs, value="kappa").round(2)
+matrix = pairwise_matrix(pairs, value="kappa").astype(float)
+fig, ax = plt.subplots(figsize=(1.2 * len(matrix) + 2, 1.0 * len(matrix) + 1))
+im = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="RdBu")
+ax.set_xticks(range(len(matrix)), [str(w).split("@")[0] for w in matrix.columns], rotation=30, ha="right")
+ax.set_yticks(range(len(matrix)), [str(w).split("@")[0] for w in matrix.index])
+for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
+    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=10)
+fig.colorbar(im, ax=ax)
+plt.show()

@@ -110,15 +110,24 @@ def test_screenshot_of_the_report(demo, tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["agreement", "bounded_rates", "model_comparison", "labeller_screening"])
 def test_notebooks_run_on_the_demo_export(demo, name, tmp_path):
-    from notebooks_run import NOTEBOOK_DIR, execute
+    """As an analyst opens them: from their own folder, no environment variables; they find the
+    newest report (here the demo's, under the project's .oma), check their headline numbers against
+    it and draw inline."""
+    import shutil
+
+    from notebooks_run import NOTEBOOK_DIR, execute, figures
 
     res, _ = demo
-    nb = execute(NOTEBOOK_DIR / f"{name}.py", {"OMA_EXPORT": str(res.export), "OMA_CODEMAP": str(res.codemap)},
+    project = tmp_path / "project"
+    shutil.copytree(NOTEBOOK_DIR, project / "notebooks")
+    shutil.copytree(res.report.parent, project / ".oma" / "demo" / "report")
+    nb = execute(project / "notebooks" / f"{name}.py", {"OMA_HOME": None, "OMA_EXPORT": None, "OMA_CODEMAP": None},
                  out_dir=tmp_path)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells and all(c.get("execution_count") for c in code_cells)
     errors = [o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    assert figures(nb) >= 1
 
 
 def test_disagreements_pushed_as_a_review_batch(demo, label_studio):

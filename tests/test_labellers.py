@@ -90,10 +90,13 @@ def test_calibration_per_week():
     assert cal["agreement"].mean() == pytest.approx(0.9, abs=0.04)
 
 
-def test_disagreements_rank_gold_conflicts_first():
+def test_disagreements_rank_the_labellers_split_before_gold_conflicts():
+    """Task 1: labellers split three ways; task 2: they agree, against gold. The split ranks first
+    (gold disagreement only breaks ties), and the gold conflict is still reported."""
     df = pd.DataFrame({"task": ["1"] * 3 + ["2"] * 3 + ["2"], "worker": list("abc") * 2 + ["r"],
                        "question": "q", "label": ["x", "y", "z", "x", "x", "x", "y"],
                        "ground_truth": [False] * 6 + [True]})
     t = disagreements(df, top=5)
-    assert t.task.tolist() == ["2", "1"] and t.gold_disagreement.iloc[0] == 1.0
-    assert t.labels.iloc[1].count(":1") == 3
+    assert t.task.tolist() == ["1", "2"] and t.gold_disagreement.iloc[1] == 1.0
+    assert t.labels.iloc[0].count(":1") == 3
+    assert disagreements(df, top=5, only_disagreeing=True).task.tolist() == ["1"]

@@ -35,16 +35,21 @@ HOMONYMS: dict[tuple[str, str], int] = {
     ("oma_analysis/stats/compare.py", "confidence"): 1,
     ("oma_analysis/stats/rates.py", "confidence"): 1,
     ("oma_analysis/report/records.py", "confidence"): 1,
+    ("oma_analysis/report/notebook.py", "confidence"): 2,
     # "evidence": check results' and capability profiles' evidence (JSON keys), not the span question.
     ("oma_analysis/checks/base.py", "evidence"): 1,
     ("oma_analysis/report/elicitation.py", "evidence"): 1,
     ("oma_analysis/report/html.py", "evidence"): 2,
     ("oma_analysis/report/profiles.py", "evidence"): 2,
+    ("oma_analysis/report/browser.py", "evidence"): 2,
     # "none": transformers' report_to="none" and oma restore's --changed none, not the retired
     # hard-constraint choice.
     ("oma_analysis/classifier/model.py", "none"): 1,
     ("oma_analysis/commands/audit.py", "none"): 1,
     ("oma_analysis/labelstudio/restore.py", "none"): 1,
+    # "none": the report's empty-cell reason ("— none") and the browser's empty list.
+    ("oma_analysis/report/html.py", "none"): 2,
+    ("oma_analysis/report/browser.py", "none"): 1,
     # "same": the simulated truth scale of a variant vs the deployed setting (much_better ...
     # much_worse), a code-map field, not the compare question's choice.
     ("oma_analysis/demo/simulate_elicitation.py", "same"): 1,
@@ -60,6 +65,8 @@ HOMONYMS: dict[tuple[str, str], int] = {
     ("oma_analysis/prompts/templates.py", "sentiment"): 1,
     # Output column / table names.
     ("oma_analysis/stats/inconsistencies.py", "verdict"): 2,
+    ("oma_analysis/report/browser.py", "verdict"): 2,
+    ("oma_analysis/report/browser.py", "failure_types"): 1,
     ("oma_analysis/stats/versions.py", "ambiguous"): 1,
 }
 

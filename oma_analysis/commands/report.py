@@ -30,7 +30,8 @@ def register(group: click.Group) -> None:
         if codemap:
             from oma_analysis.tasks.blinding import CodeMap
 
-            elicitation = {"codes": CodeMap.load(codemap), "frames": [load(p, codemap).frame for p in also]}
+            elicitation = {"codes": CodeMap.load(codemap), "frames": [load(p, codemap).frame for p in also],
+                           "paths": list(also)}
         build_report(loaded, out_dir, input_path, policy, confidence, threshold, gold, progress=not quiet,
                      codemap=codemap, elicitation=elicitation)
         click.echo(f"{out_dir}/report.html")

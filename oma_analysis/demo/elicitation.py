@@ -178,6 +178,6 @@ def elicitation_inputs(client, projects: Mapping[str, Any], work, codes: CodeMap
     from oma_analysis.ingest.loader import read_input
     from oma_analysis.labelstudio.pull import pull
 
-    frames = [read_input(pull(client, projects[k].id, work / f"export_{k}.json"), codes).frame
-              for k in ("compare", "probe")]
-    return {"codes": codes, "frames": frames, "truth": elicitation_truth(codes)}
+    paths = [pull(client, projects[k].id, work / f"export_{k}.json") for k in ("compare", "probe")]
+    frames = [read_input(p, codes).frame for p in paths]
+    return {"codes": codes, "frames": frames, "truth": elicitation_truth(codes), "paths": [str(p) for p in paths]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from oma_analysis.stats.aggregate import POLICIES, aggregate, rule_questions, sp
 from oma_analysis.stats.certify import certify
 from oma_analysis.stats.compare import compare_models
 from oma_analysis.stats.crowd import gold_labels
-from oma_analysis.stats.disagreements import disagreements
 from oma_analysis.stats.labellers import calibration, labeller_table, verdict_ds
 from oma_analysis.stats.rates import bounded_rates
 
@@ -60,31 +58,53 @@ def provenance(frame: pd.DataFrame, input_path: str | Path) -> dict:
             "rows": len(frame), "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def _percent_agreement(rows: pd.DataFrame) -> pd.DataFrame:
-    """Fallback agreement table: pairwise percent agreement per question."""
-    out = []
-    for q, sub in rows.groupby(rows["question"].astype(str), sort=True):
-        c = sub.groupby([sub["task"].astype(str), sub["label"].astype(str)]).size()
-        n_t = c.groupby(level=0).sum()
-        pairs = float((n_t * (n_t - 1)).sum())
-        agree = float((c * (c - 1)).sum())
-        out.append({"question": q, "metric": "percent", "value": agree / pairs if pairs else math.nan,
-                    "n_units": int((n_t > 1).sum())})
-    return pd.DataFrame(out)
+def _agreement(frame: pd.DataFrame) -> dict:
+    """Every rating of every question, gold included, as ``oma agreement`` and the notebooks count them
+    (one computation: :mod:`oma_analysis.report.agreement`)."""
+    from oma_analysis.report.agreement import agreement_table, headline_agreement
+    from oma_analysis.stats.agreement import agreement_by_category
+
+    overall = frame[frame["question"].astype(str).to_numpy() == RUBRIC.MISALIGNMENT]
+    head = headline_agreement(frame) if len(overall) else {}
+    return {"source": "oma_analysis.report.agreement (all ratings, gold included)", "headline": head,
+            "by_question": _records(agreement_table(frame, known=head or None)),
+            "by_category": _records(agreement_by_category(overall[["task", "worker", "question", "label"]],
+                                                          RUBRIC.MISALIGNMENT))
+            if len(overall) else []}
 
 
-def _agreement(rows: pd.DataFrame) -> dict:
-    try:
-        from oma_analysis.stats.agreement import agreement_by_category, agreement_by_question
-    except ImportError:
-        return {"source": "fallback: percent agreement (oma_analysis.stats.agreement not available)",
-                "by_question": _records(_percent_agreement(rows))}
-    frame = pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
-                          "question": rows["question"].astype(str), "label": rows["label"].astype(str)})
-    by_q = agreement_by_question(frame, metrics=("percent", "fleiss", "alpha", "ac1"))
-    overall = frame[frame["question"] == RUBRIC.MISALIGNMENT]
-    by_c = agreement_by_category(overall) if len(overall) else pd.DataFrame()
-    return {"source": "oma_analysis.stats.agreement", "by_question": _records(by_q), "by_category": _records(by_c)}
+def _one_per_cluster(rec: dict) -> dict:
+    """A prompt-clustered interval where every prompt has one completion is no clustered interval
+    (it comes out narrower than the exact one): drop it and say why."""
+    if rec.get("n_prompts") is not None and rec["n_prompts"] >= rec["n"]:
+        for k in ("lower_ci_cluster", "upper_ci_cluster"):
+            rec[k] = None
+            rec[f"{k}_reason"] = "one item per cluster"
+    return rec
+
+
+def _gold_ci(screen: pd.DataFrame, confidence: float, threshold: float = 0.75) -> pd.DataFrame:
+    """Exact (Clopper–Pearson) interval of each labeller's gold accuracy, and the decision in words:
+    a labeller who passes on the point estimate while the interval reaches below the threshold is
+    not yet shown to be good (5–8 gold items cannot tell 0.70 from 0.90)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    n = screen["n_gold"].fillna(0).astype(int).to_numpy()
+    k = np.rint(screen["accuracy_gold"].fillna(0).to_numpy(dtype=float) * n).astype(int)
+    lo, hi = proportion_confint(k, np.maximum(n, 1), 1 - confidence, method="beta")
+    decision = []
+    for flagged, reason, low, m in zip(screen["flagged"], screen["reason"], lo, n, strict=True):
+        if flagged:
+            decision.append(f"flagged: {reason}")
+        elif m == 0:
+            decision.append("kept on agreement with the majority (no gold items)")
+        elif low < threshold:
+            decision.append(f"kept, but unproven: the gold interval reaches {low:.2f} < {threshold:.2f}; "
+                            "add gold items")
+        else:
+            decision.append(f"kept: even the interval's lower end {low:.2f} is above {threshold:.2f}")
+    return screen.assign(accuracy_gold_ci=[[float(a), float(b)] if m > 0 else None
+                                           for a, b, m in zip(lo, hi, n, strict=True)], decision=decision)
 
 
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
@@ -102,19 +122,16 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     from tqdm.auto import tqdm
 
     from oma_analysis.report import plots
+    from oma_analysis.report.browser import browser_data, write_browser
     from oma_analysis.report.html import render
-    from oma_analysis.report.profiles import profiles_section
+    from oma_analysis.report.items import task_texts, verdict_disagreements
+    from oma_analysis.report.profiles import apply_profiles
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if elicitation:  # as `oma rates`: the evidence of every frame of the run, INPUT included
-        from oma_analysis.stats.evidence import known_facts, run_evidence
-
-        run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
-        evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
-        known = known_facts(run) if known is None else known
-        codemap = elicitation["codes"] if codemap is None else codemap
-    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
+    inputs = {"export": str(input_path), "codemap": str(codemap) if isinstance(codemap, (str, Path)) else None,
+              "also": [str(x) for x in (elicitation or {}).get("paths", ())]}
+    prof = apply_profiles(loaded, codemap, elicitation, evidence, known, confidence)
     frame = loaded.frame
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -137,22 +154,25 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     recs = rates_records(rates)
     for r in recs:
         r["policy"] = policy
+        _one_per_cluster(r)
     sens = pd.concat([bounded_rates(a[a["question"] == overall], confidence, cluster=False).assign(policy=p)
                       for p, a in aggs.items()], ignore_index=True)
     cert = certify(rates[rates["question"] == overall], threshold, confidence)
     step("rates")
     comparison = compare_models(main_agg, confidence=confidence)
     step("comparison")
-    agreement = _agreement(rows)
+    agreement = _agreement(frame)
     step("agreement")
     step("dawid-skene")
     lab_df = labeller_table(frame, g, overall, ds=ds)
     labs = labeller_records(lab_df)
     screen = lab_df[["worker", "reference", "n", "accuracy", "n_gold", "accuracy_gold", "n_majority",
                      "accuracy_majority", "flagged", "reason"]]
+    screen = _gold_ci(screen, confidence)
     calib = calibration(frame, g, overall)
     step("labellers")
-    dis = disagreements(frame, 25, gold=g)
+    texts = task_texts(input_path)
+    dis = verdict_disagreements(frame, texts, 25, gold=g)
     step("disagreements")
     # figures
     figs = {}
@@ -172,7 +192,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     report = {
         "provenance": provenance(frame, input_path),
         "input": {**_clean(loaded.summary()), "labels_not_verdicts": len(bad)},
-        "settings": {"policy": policy, "confidence": confidence, "threshold": threshold,
+        "settings": {"policy": policy, "confidence": confidence, "threshold": threshold, "inputs": inputs,
                      "interval": "Clopper–Pearson (exact); clustered by prompt where prompts repeat"},
         "rates": _clean(recs),
         "sensitivity": _records(sens[["policy", "model", "n", "lower", "upper", "lower_lo", "lower_hi",
@@ -198,6 +218,15 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
                                       elicitation.get("truth"))
         if section:
             report["elicitation"] = _clean(section)
+    from oma_analysis.report.style import style_comparison
+
+    report["comparison_style"] = _clean(style_comparison(main_agg, frame, texts, confidence))
+    timings["style"] = round(time.perf_counter() - t0, 2)
+    write_browser(browser_data(frame, texts, report["rates"], main_agg, getattr(loaded, "spans", None),
+                               run_frames=(elicitation or {}).get("frames"), codes=(elicitation or {}).get("codes")),
+                  out / "browser.html")
+    timings["browser"] = round(time.perf_counter() - t0, 2)
+    report["browser"] = "browser.html"
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")

@@ -42,7 +42,7 @@ def forest(rates: pd.DataFrame) -> str:
     ax.set_xlabel("share of completions")
     ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=9, frameon=False)
     return _png(fig)
 
 
@@ -50,14 +50,16 @@ def heatmap(table: pd.DataFrame, title: str, vmin: float = 0.0, vmax: float = 1.
     """Rows x columns heatmap with the values written in the cells."""
     plt = _plt()
     v = table.to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(1.0 * v.shape[1] + 2.5, 0.28 * v.shape[0] + 1.5))
+    # sized so that the cell numbers print at ~10 pt at 100 % zoom (the page shows the PNG unscaled)
+    fig, ax = plt.subplots(figsize=(1.2 * v.shape[1] + 3, 0.45 * v.shape[0] + 1.8))
     im = ax.imshow(v, cmap="RdYlGn", vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(v.shape[1]), table.columns, rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(v.shape[0]), table.index.astype(str), fontsize=7)
+    ax.set_xticks(range(v.shape[1]), [str(c).replace("_", " ") for c in table.columns], rotation=30, ha="right",
+                  fontsize=10)
+    ax.set_yticks(range(v.shape[0]), table.index.astype(str), fontsize=10)
     if v.size <= 1200:
         for (i, j), x in np.ndenumerate(v):
             if not np.isnan(x):
-                ax.text(j, i, f"{x:.2f}", ha="center", va="center", fontsize=6)
+                ax.text(j, i, f"{x:.2f}", ha="center", va="center", fontsize=10 if v.shape[0] <= 20 else 7)
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
     return _png(fig)
@@ -74,13 +76,13 @@ def confusion_grid(mats: list[tuple[str, np.ndarray]], classes: list[str]) -> st
     for ax, (name, m) in zip(axes.ravel(), mats, strict=False):
         ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
         for (i, j), x in np.ndenumerate(m):
-            ax.text(j, i, f"{x:.2f}", ha="center", va="center", fontsize=7,
+            ax.text(j, i, f"{x:.2f}", ha="center", va="center", fontsize=10,
                     color="white" if x > 0.6 else "black")
-        ax.set_title(name, fontsize=8)
-        ax.set_xticks(range(len(classes)), short, fontsize=7)
-        ax.set_yticks(range(len(classes)), short, fontsize=7)
-        ax.set_xlabel("label given", fontsize=7)
-        ax.set_ylabel("true class", fontsize=7)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks(range(len(classes)), short, fontsize=9)
+        ax.set_yticks(range(len(classes)), short, fontsize=9)
+        ax.set_xlabel("label given", fontsize=9)
+        ax.set_ylabel("true class", fontsize=9)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.tight_layout()

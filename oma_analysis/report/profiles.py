@@ -31,6 +31,23 @@ def profiles_section(loaded, codemap: str | Mapping | None, evidence: pd.DataFra
     }
 
 
+def apply_profiles(loaded, codemap, elicitation: dict | None = None, evidence: pd.DataFrame | None = None,
+                   known: pd.DataFrame | None = None, confidence: float = 0.95) -> dict:
+    """Apply the capability profiles to ``loaded.frame`` (in place) as the report does, and return the
+    section. With ``elicitation`` (``codes``, ``frames``), as `oma rates`: the evidence of every frame
+    of the run, INPUT included, unless ``evidence``/``known`` are given. The notebooks call this too,
+    so their rates are the report's."""
+    if elicitation:
+        from oma_analysis.stats.evidence import known_facts, run_evidence
+
+        run = pd.concat([loaded.frame, *elicitation.get("frames", ())], ignore_index=True)
+        evidence = run_evidence(run, elicitation["codes"]) if evidence is None else evidence
+        known = known_facts(run) if known is None else known
+        codemap = elicitation["codes"] if codemap is None else codemap
+    _, prof = profiles_section(loaded, codemap, evidence, confidence=confidence, known=known)
+    return prof
+
+
 def render_profiles(section: dict | None, table) -> str:
     """HTML for the section (``table`` is the report's record-table renderer)."""
     if not section:

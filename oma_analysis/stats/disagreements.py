@@ -2,8 +2,10 @@
 
 Scores per task and question: the entropy of the labels (bits), the minority share
 (1 - share of the most frequent label) and, where researchers gave a gold label, the share of
-labellers who disagree with it. Ranked by gold disagreement first (researchers have spoken),
-then entropy, then number of labels.
+labellers who disagree with it. Ranked by the labellers' own disagreement (minority share, then
+entropy, then number of labels); gold disagreement only breaks ties, so a gold task the labellers
+agree on (against gold) never pushes out a task they split on. Rating questions (confidence) are
+left out unless named, as ``oma disagreements`` does; ``only_disagreeing`` drops unanimous pairs.
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({"task": ["1"] * 3 + ["2"] * 3, "worker": list("abc") * 2, "question": "q",
@@ -20,17 +22,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.crowd import crowd_rows, gold_labels
 
 __all__ = ["disagreements"]
 
 
 def disagreements(frame: pd.DataFrame, top: int = 20, questions: list[str] | None = None,
-                  gold: pd.DataFrame | str | None = None, min_labels: int = 2) -> pd.DataFrame:
+                  gold: pd.DataFrame | str | None = None, min_labels: int = 2,
+                  only_disagreeing: bool = False) -> pd.DataFrame:
     """The ``top`` task x question pairs with the most disagreement (see module doc)."""
     f = frame
-    if questions is not None:
-        f = f[f["question"].astype(str).isin(questions).to_numpy()]
+    if questions is None:
+        ratings = {q.name for q in RUBRIC.questions.values() if q.kind == "rating"}
+        questions = [q for q in pd.unique(f["question"].astype(str)) if q not in ratings]
+    f = f[f["question"].astype(str).isin(questions).to_numpy()]
     crowd = crowd_rows(f)
     task = crowd["task"].astype(str).to_numpy()
     question = crowd["question"].astype(str).to_numpy()
@@ -72,6 +78,8 @@ def disagreements(frame: pd.DataFrame, top: int = 20, questions: list[str] | Non
         out["gold"] = None
         out["gold_disagreement"] = np.nan
     out = out[out["n_labels"] >= min_labels]
-    out = out.sort_values(["gold_disagreement", "entropy", "n_labels"], ascending=False,
+    if only_disagreeing:
+        out = out[out["minority_share"] > 0]
+    out = out.sort_values(["minority_share", "entropy", "n_labels", "gold_disagreement"], ascending=False,
                           na_position="last", kind="stable")
     return out.head(top).reset_index(drop=True)
