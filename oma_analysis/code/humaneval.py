@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from oma_analysis import OmaError
-from oma_analysis.code.sandbox import Limits, Result, run_python
+from oma_analysis.code.sandbox import DEFAULT_LIMITS, Limits, Result, run_python
 from oma_analysis.generate.records import Completion
 from oma_analysis.prompts.records import PromptRecord
 
@@ -144,7 +144,7 @@ ns["check"](ns[{entry!r}])
 '''
 
 
-def run_tests(problem: Problem, src: str, limits: Limits = Limits()) -> tuple[Result, int | None, int]:
+def run_tests(problem: Problem, src: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Result, int | None, int]:
     """Run the examples and the tests of ``problem`` on ``src`` in the sandbox: (sandbox result
     — ``ok`` iff every test passed —, examples passed (None when the run died before), examples)."""
     ex = examples(problem)
@@ -157,7 +157,7 @@ def run_tests(problem: Problem, src: str, limits: Limits = Limits()) -> tuple[Re
     return res, k, len(ex)
 
 
-def evaluate(completions: Iterable[Completion], problems: Mapping[str, Problem], limits: Limits = Limits()
+def evaluate(completions: Iterable[Completion], problems: Mapping[str, Problem], limits: Limits = DEFAULT_LIMITS
              ) -> pd.DataFrame:
     """One row per completion: its model/setting, the four checks (None = not evaluable), the
     sandbox status, reason and wall time. Completions of other prompts raise (a wrong suite)."""

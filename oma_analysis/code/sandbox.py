@@ -85,6 +85,7 @@ class Result:
         return asdict(self)
 
 
+DEFAULT_LIMITS = Limits()
 _user_cache: tuple[int, int] | None = None
 
 
@@ -97,9 +98,11 @@ def ensure_user(name: str = USER) -> tuple[int, int]:
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
+        pw = None
+    if pw is None:
         if os.geteuid() != 0:
             raise OmaError(f"sandbox: user {name!r} does not exist and only root can create it "
-                           f"(run as root, or `useradd --system --no-create-home {name}`)") from None
+                           f"(run as root, or `useradd --system --no-create-home {name}`)")
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         r = subprocess.run([useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
                             "--shell", "/usr/sbin/nologin", "--user-group", name],
@@ -189,7 +192,7 @@ def _classify(rc: int | None, timed_out: bool, stderr: str, limits: Limits, cpu_
     return "failed", err or f"exit status {rc}"
 
 
-def run_python(code: str, limits: Limits = Limits(), files: Mapping[str, str] | None = None,
+def run_python(code: str, limits: Limits = DEFAULT_LIMITS, files: Mapping[str, str] | None = None,
                main: str = "main.py") -> Result:
     """Run ``code`` (saved as ``main``, with ``files`` beside it) in a fresh sandbox; never raises
     for what the code does (that is the :class:`Result`), only for a host that can't sandbox."""
