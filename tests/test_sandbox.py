@@ -33,7 +33,7 @@ def test_a_normal_run_is_unprivileged_offline_and_scrubbed(monkeypatch):
     code = ("import os, socket, json\n"
             "print(json.dumps({'uid': os.getuid(), 'euid': os.geteuid(), 'groups': os.getgroups(),\n"
             "  'cwd': os.getcwd(), 'env': dict(os.environ), 'ifaces': [n for _, n in socket.if_nameindex()],\n"
-            "  'pid': os.getpid()}))\n"
+            "  'procs': sorted(int(d) for d in os.listdir('/proc') if d.isdigit())}))\n"
             "open('mine.txt', 'w').write('ok')\n")
     r = run_python(code, LIM)
     assert r.ok, r
@@ -41,7 +41,8 @@ def test_a_normal_run_is_unprivileged_offline_and_scrubbed(monkeypatch):
     uid = ensure_user()[0]
     assert got["uid"] == got["euid"] == uid != 0 and got["groups"] == []  # no supplementary groups
     assert got["cwd"] == "/tmp" and got["ifaces"] == ["lo"]
-    assert got["pid"] == 2  # its own PID namespace (pid 1 is the sandbox's init shell)
+    # its own PID namespace: it sees only the sandbox's init shell (pid 1) and itself
+    assert len(got["procs"]) == 2 and got["procs"][0] == 1
     assert "secret-token-do-not-leak" not in r.stdout and "OMA_LS_TOKEN" not in got["env"]
     assert set(got["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONHASHSEED", "PWD", "OLDPWD"}
     assert list(BASE.iterdir()) == []  # the throw-away folder is gone
