@@ -97,7 +97,8 @@ def program(problem: Problem, text: str) -> str:
     defines the entry point it follows the prompt (whose imports and helpers it may use, and whose
     stub it replaces), otherwise it is the stub's body (HumanEval's completion format)."""
     m = _FENCE.search(text)
-    code = m.group(1) if m else text
+    # no opening fence: the text is the code, less stray fence lines (a closing ``` after it)
+    code = m.group(1) if m else re.sub(r"^[ \t]*```.*$", "", text, flags=re.M)
     if re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", code, re.M):
         return problem.prompt + "\n    pass\n\n" + code.strip("\n") + "\n"
     return problem.prompt + code
@@ -187,7 +188,8 @@ def evaluate(completions: Iterable[Completion], problems: Mapping[str, Problem],
         src = program(p, c.text)
         row: dict[str, Any] = {"model": c.model, "prompt_id": c.prompt_id, "variant": c.variant,
                                "framing": c.framing, "temperature": c.params.get("temperature"),
-                               "sample": c.sample, "key": c.key, **static_checks(p, src)}
+                               "sample": c.sample, "key": c.key, "truncated": bool(c.meta.get("truncated")),
+                               **static_checks(p, src)}
         if row["code.syntax"]:
             res, k, n = run_tests(p, src, limits)
             row.update({"code.examples": None if n == 0 else (k == n if k is not None else False),
@@ -199,16 +201,17 @@ def evaluate(completions: Iterable[Completion], problems: Mapping[str, Problem],
                         "code.tests": False, "status": "syntax_error", "reason": "does not parse", "wall_s": 0.0})
         rows.append(row)
     return pd.DataFrame(rows, columns=["model", "prompt_id", "variant", "framing", "temperature", "sample", "key",
-                                       *CHECKS, "examples_k", "examples_n", "status", "reason", "wall_s"])
+                                       "truncated", *CHECKS, "examples_k", "examples_n", "status", "reason", "wall_s"])
 
 
 def check_frame(results: pd.DataFrame) -> pd.DataFrame:
     """The long frame of :func:`oma_analysis.stats.auto.check_frame` (one row per completion × check),
     so :func:`oma_analysis.stats.auto.summarise` computes the code metric unchanged."""
-    long = results.melt(id_vars=["model", "prompt_id", "variant", "framing", "temperature", "sample", "key"],
-                        value_vars=list(CHECKS), var_name="check", value_name="passed")
+    # A program cut by the token limit stays evaluable: code has no asked length, and a cut is a
+    # runaway output (a loop) the model produced, unlike a length check that the limit decides.
+    long = results.melt(id_vars=["model", "prompt_id", "variant", "framing", "temperature", "sample", "key",
+                                 "truncated"], value_vars=list(CHECKS), var_name="check", value_name="passed")
     long["unit"] = long["check"]
-    long["truncated"] = False
     long["passed"] = long["passed"].astype(object).where(long["passed"].notna(), None)
     return long[["model", "prompt_id", "variant", "framing", "temperature", "sample", "key", "check", "unit",
                  "truncated", "passed"]].sort_values(["model", "prompt_id", "key", "check"], ignore_index=True)
