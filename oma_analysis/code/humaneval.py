@@ -92,14 +92,20 @@ def as_prompts(problems: Iterable[Problem]) -> list[PromptRecord]:
 _FENCE = re.compile(r"```[ \t]*(?:python|py|Python)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 
+def _code(problem: Problem, text: str) -> tuple[str, bool]:
+    """(the code of a completion, whether it defines the entry point itself): the first fenced
+    block, else the whole text less stray fence lines (e.g. a closing ``` after the code)."""
+    blocks = [b for b in _FENCE.findall(text) if b.strip()]
+    code = blocks[0] if blocks else re.sub(r"^[ \t]*```.*$", "", text, flags=re.M)
+    return code, bool(re.search(rf"^def\s+{re.escape(problem.entry_point)}\s*\(", code, re.M))
+
+
 def program(problem: Problem, text: str) -> str:
-    """The program a completion stands for: the first fenced block (else the whole text); when it
-    defines the entry point it follows the prompt (whose imports and helpers it may use, and whose
-    stub it replaces), otherwise it is the stub's body (HumanEval's completion format)."""
-    m = _FENCE.search(text)
-    # no opening fence: the text is the code, less stray fence lines (a closing ``` after it)
-    code = m.group(1) if m else re.sub(r"^[ \t]*```.*$", "", text, flags=re.M)
-    if re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", code, re.M):
+    """The program a completion stands for. When it defines the entry point it follows the prompt
+    (whose imports and helpers it may use; its stub gets a ``pass`` body and is replaced); otherwise
+    it continues the stub (HumanEval's completion format: the function body)."""
+    code, defines = _code(problem, text)
+    if defines:
         return problem.prompt + "\n    pass\n\n" + code.strip("\n") + "\n"
     return problem.prompt + code
 
@@ -109,16 +115,28 @@ def _params(fn: ast.FunctionDef) -> list[str]:
     return [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
 
 
-def static_checks(problem: Problem, src: str) -> dict[str, bool]:
-    """``code.syntax`` and ``code.signature`` (the last definition of the entry point wins, as at run time)."""
+def _entry(problem: Problem, tree: ast.Module) -> list[ast.FunctionDef]:
+    return [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == problem.entry_point]
+
+
+def static_checks(problem: Problem, text: str) -> dict[str, bool]:
+    """``code.syntax``: the program parses; ``code.signature``: the completion is the stub's body, or
+    defines the entry point (its last definition wins, as at run time) with the prompt's parameter
+    names; a completion that writes some other top-level function instead does not keep it."""
     try:
-        tree = ast.parse(src)
+        ast.parse(program(problem, text))
     except (SyntaxError, ValueError):
         return {"code.syntax": False, "code.signature": False}
-    want = [f for f in ast.parse(problem.prompt + "\n    pass\n").body
-            if isinstance(f, ast.FunctionDef) and f.name == problem.entry_point][-1]
-    got = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == problem.entry_point]
-    return {"code.syntax": True, "code.signature": bool(got) and _params(got[-1]) == _params(want)}
+    code, defines = _code(problem, text)
+    want = _entry(problem, ast.parse(problem.prompt + "\n    pass\n"))[-1]
+    if defines:
+        try:
+            got = _entry(problem, ast.parse(code))
+        except SyntaxError:  # parses only after the prompt (e.g. uses its indentation): read the whole
+            got = _entry(problem, ast.parse(program(problem, text)))
+        return {"code.syntax": True, "code.signature": bool(got) and _params(got[-1]) == _params(want)}
+    first = next((ln for ln in code.splitlines() if ln.strip()), "")
+    return {"code.syntax": True, "code.signature": first[:1] in (" ", "\t")}
 
 
 def examples(problem: Problem) -> list[tuple[str, str]]:
@@ -189,7 +207,7 @@ def evaluate(completions: Iterable[Completion], problems: Mapping[str, Problem],
         row: dict[str, Any] = {"model": c.model, "prompt_id": c.prompt_id, "variant": c.variant,
                                "framing": c.framing, "temperature": c.params.get("temperature"),
                                "sample": c.sample, "key": c.key, "truncated": bool(c.meta.get("truncated")),
-                               **static_checks(p, src)}
+                               **static_checks(p, c.text)}
         if row["code.syntax"]:
             res, k, n = run_tests(p, src, limits)
             row.update({"code.examples": None if n == 0 else (k == n if k is not None else False),
