@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from scipy.stats import beta
 
 from oma_analysis.cli import main
-from oma_analysis.code.humaneval import as_prompts, evaluate, load_problems
+from oma_analysis.code.humaneval import as_prompts, code_ids, evaluate, load_problems
 from oma_analysis.code.review import code_review_tasks, render_code_review
 from oma_analysis.generate.records import Completion
 from oma_analysis.ingest.loader import read_input
@@ -25,11 +25,13 @@ from oma_analysis.tasks.blinding import CodeMap
 MODELS = ("acme-coder-34b", "tiny-coder-v1")
 DEPLOYED = {m: {"framing": "chat", "temperature": 0.0} for m in MODELS}
 FT = RUBRIC.failure_types.question
-INCORRECT, HARD = (f.id for f in RUBRIC.failure_types.active[-2:])  # the two code failure types
-CODE_ITEMS = [i.id for i in RUBRIC.capable_items[-5:]]  # syntax, signature, examples, simple, names
+INCORRECT, HARD = code_ids()["failure_types"]["incorrect"], code_ids()["failure_types"]["hard_to_read"]
+_FT = {f.id: f for f in RUBRIC.failure_types.active}
+EXAMPLES_ITEM = code_ids()["checks"]["code.examples"]
 CM, AMB, AL = RUBRIC.verdict_ids
 YES, NO = RUBRIC.yes, RUBRIC.no
 GATE, INTENT = RUBRIC.hard_constraint_gate, RUBRIC.intent_gate.name
+VERDICT, CONF, UNSURE = RUBRIC.verdict.question, RUBRIC.raw["confidence"]["question"], RUBRIC.ternary[2].id
 
 
 def _answers(kind: str) -> dict:
@@ -38,16 +40,17 @@ def _answers(kind: str) -> dict:
     if kind == "counts":  # wrong code, the model passes under another setting, the user's intent is plain
         return {**base, INTENT: NO, FT: [INCORRECT], RUBRIC.capable_question(INCORRECT): YES,
                 RUBRIC.distinguishable_question(INCORRECT): YES,
-                RUBRIC.items_question(INCORRECT): [CODE_ITEMS[2]], "verdict": CM, "confidence": 4}
+                RUBRIC.items_question(INCORRECT): [EXAMPLES_ITEM], VERDICT: CM, CONF: 4}
     if kind == "unsure":  # hard to read; capable unknown -> ambiguous
-        return {**base, INTENT: "partly", FT: [HARD], RUBRIC.capable_question(HARD): "unsure",
-                RUBRIC.distinguishable_question(HARD): YES, RUBRIC.items_question(HARD): [CODE_ITEMS[3]],
-                "verdict": AMB, "confidence": 2}
+        return {**base, INTENT: RUBRIC.intent_gate.choices[1].id, FT: [HARD], RUBRIC.capable_question(HARD): UNSURE,
+                RUBRIC.distinguishable_question(HARD): YES,
+                RUBRIC.items_question(HARD): [_FT[HARD].relevant_capable[0]], VERDICT: AMB, CONF: 2}
     if kind == "not_capable":  # wrong code, but beyond the model -> never counts
         return {**base, INTENT: NO, FT: [INCORRECT], RUBRIC.capable_question(INCORRECT): NO,
                 RUBRIC.distinguishable_question(INCORRECT): YES,
-                RUBRIC.not_capable_items_question(INCORRECT): ["multistep_logic"], "verdict": AL, "confidence": 3}
-    return {**base, INTENT: YES, "verdict": AL, "confidence": 5}
+                RUBRIC.not_capable_items_question(INCORRECT): [_FT[INCORRECT].relevant_not_capable[0]],
+                VERDICT: AL, CONF: 3}
+    return {**base, INTENT: YES, VERDICT: AL, CONF: 5}
 
 
 OUTCOME = {"counts": CM, "unsure": AMB, "not_capable": AL, "fine": AL}
@@ -59,7 +62,7 @@ def _result(answers: dict) -> list[dict]:
     out = []
     for name, value in answers.items():
         item = {"from_name": name, "to_name": "completion"}
-        if name == "confidence":
+        if name == CONF:
             item.update(type="rating", value={"rating": value})
         else:
             item.update(type="choices", value={"choices": value if isinstance(value, list) else [value]})

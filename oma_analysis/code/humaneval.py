@@ -236,19 +236,29 @@ def check_frame(results: pd.DataFrame) -> pd.DataFrame:
 
 
 @cache
-def check_items() -> dict[str, str]:
-    """check -> the rubric checklist item it is evidence for (``code_items.yaml``, validated)."""
+def code_ids() -> dict[str, dict[str, str]]:
+    """The rubric ids the code extension uses (``code_items.yaml``: ``checks`` -> capable checklist
+    item, ``failure_types`` -> failure type), validated against :data:`RUBRIC`."""
     from oma_analysis.rubric import RUBRIC
 
     path = Path(__file__).with_name("code_items.yaml")
     raw = yaml.safe_load(path.read_text())
     known = {i.id for i in RUBRIC.capable_items}
-    for check, item in raw.items():
+    for check, item in raw["checks"].items():
         if check not in CHECKS:
-            raise OmaError(f"{path}: {check!r}: not a code check ({', '.join(CHECKS)})")
+            raise OmaError(f"{path}: checks: {check!r}: not a code check ({', '.join(CHECKS)})")
         if item not in known:
-            raise OmaError(f"{path}: {check}: {item!r} is not a capable checklist item of the rubric")
-    return dict(raw)
+            raise OmaError(f"{path}: checks: {check}: {item!r} is not a capable checklist item of the rubric")
+    fts = {f.id for f in RUBRIC.failure_types.active}
+    for key, ft in raw["failure_types"].items():
+        if ft not in fts:
+            raise OmaError(f"{path}: failure_types: {key}: {ft!r} is not an active failure type of the rubric")
+    return raw
+
+
+def check_items() -> dict[str, str]:
+    """check -> the rubric checklist item it is evidence for."""
+    return dict(code_ids()["checks"])
 
 
 def code_evidence(results: pd.DataFrame) -> pd.DataFrame:
