@@ -33,7 +33,8 @@ def render_image_review(r: Rubric = RUBRIC) -> str:
 
     xml = render_review(r)
     text = '<Text name="completion" value="$completion"/>'
-    ev = re.search(r'  <Header value="[^"]*" size="6"/>\n  <Labels name="evidence".*?</Labels>\n', xml, re.S)
+    name = re.escape(r.raw["evidence"]["question"])
+    ev = re.search(rf'  <Header value="[^"]*" size="6"/>\n  <Labels name="{name}".*?</Labels>\n', xml, re.S)
     if text not in xml or ev is None:
         raise OmaError("review.xml layout changed: cannot derive the image review form")
     xml = xml.replace(ev.group(0), "").replace(text, '<Image name="completion" value="$image" zoom="true"/>')
