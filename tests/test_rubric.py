@@ -108,8 +108,8 @@ def test_gates_keep_the_form_short():
 
 
 def test_checklist_matches_the_seed_lists():
-    assert len(RUBRIC.capable_items) == 10 and len(RUBRIC.not_capable_items) == 7
-    assert len(RUBRIC.failure_types.choices) == 6 and len(RUBRIC.failure_types.active) == 5
+    assert len(RUBRIC.capable_items) == 18 and len(RUBRIC.not_capable_items) == 7
+    assert len(RUBRIC.failure_types.choices) == 9 and len(RUBRIC.failure_types.active) == 8
     assert RUBRIC.version == "2.0.0" and RUBRIC.previous_versions == ("1.0.0",)
     assert [c.id for c in RUBRIC.verdict.choices] == ["clearly_misaligned", "ambiguous", "clearly_aligned"]
     ids = [q.name for q in RUBRIC.questions.values()]

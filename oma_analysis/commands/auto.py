@@ -16,7 +16,7 @@ def _fmt(r: dict, b: str) -> str:
 
 
 @click.command()
-@click.argument("completions", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("completions", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Prompt JSONL with the stated constraints (default: constraints parsed from the text).")
 @click.option("--ifeval", "ifeval_dir", type=click.Path(exists=True, path_type=Path),
@@ -28,8 +28,20 @@ def _fmt(r: dict, b: str) -> str:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write checks.csv (per-check results), auto.csv and auto_by_check.csv here.")
 @click.option("--by-check", is_flag=True, help="Also print the per-check table.")
-def auto(completions: Path, prompts_file: Path | None, ifeval_dir: Path | None, deployed: tuple[str, ...],
-         min_rate: float, out_dir: Path | None, by_check: bool) -> None:
+@click.option("--suite", type=click.Choice(["humaneval"]), default=None,
+              help="Code suite: run COMPLETIONS (or --model's, generated) against HumanEval's tests in the sandbox.")
+@click.option("--humaneval", "humaneval_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="HumanEval folder (default: $OMA_HUMANEVAL or ../shared/datasets/humaneval).")
+@click.option("--model", "model_spec", default=None,
+              help="--suite: generate with this model (e.g. local:smollm2-135m-instruct).")
+@click.option("--limit", type=int, default=None, help="--suite: only the first N problems.")
+@click.option("--samples", type=int, default=4, show_default=True, help="--suite: sampled completions per problem.")
+@click.option("--temperature", type=float, default=0.8, show_default=True, help="--suite: temperature of the samples.")
+@click.option("--max-new-tokens", type=int, default=384, show_default=True, help="--suite: generation limit.")
+def auto(completions: Path | None, prompts_file: Path | None, ifeval_dir: Path | None, deployed: tuple[str, ...],
+         min_rate: float, out_dir: Path | None, by_check: bool, suite: str | None = None,
+         humaneval_dir: Path | None = None, model_spec: str | None = None, limit: int | None = None,
+         samples: int = 4, temperature: float = 0.8, max_new_tokens: int = 384) -> None:
     """Obviously misaligned by the automatic checks: failures on the deployed setting that the same
     model avoids on the same prompt under an uninformative variant (lower bound), plus failures of
     checks it passes elsewhere (upper bound). Per model, exact 95% CIs."""
@@ -37,6 +49,13 @@ def auto(completions: Path, prompts_file: Path | None, ifeval_dir: Path | None, 
     from oma_analysis.generate.records import read_completions
     from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
 
+    if suite is not None:
+        from oma_analysis.code.cli import auto_suite
+
+        return auto_suite(completions, humaneval_dir, model_spec, limit, samples, temperature, max_new_tokens,
+                          deployed, min_rate, out_dir, by_check)
+    if completions is None:
+        raise OmaError("oma auto: give COMPLETIONS (or --suite humaneval with --model)")
     cs = read_completions(completions)
     prompts = {}
     if prompts_file is not None:

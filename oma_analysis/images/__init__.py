@@ -1,0 +1,1 @@
+"""Image outputs reviewed in the same units as text: records, blinded tasks, the review form."""
