@@ -24,11 +24,11 @@ import os
 import pandas as pd
 
 from oma_analysis.stats.agreement import agreement, agreement_by_question, pairwise_agreement, pairwise_matrix
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")
-loaded = read_input(EXPORT, os.environ.get("OMA_CODEMAP"))
+loaded = load(EXPORT, os.environ.get("OMA_CODEMAP"))
 frame = loaded.frame
 print(loaded.summary())
 

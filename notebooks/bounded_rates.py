@@ -26,14 +26,14 @@ import matplotlib.pyplot as plt
 
 from oma_analysis.stats.aggregate import aggregate
 from oma_analysis.stats.certify import certify
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.stats.plan import min_completions
 from oma_analysis.stats.rates import bounded_rates, sensitivity_table
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")
 CODEMAP = os.environ.get("OMA_CODEMAP", ".oma/demo/codemap.json")
-frame = read_input(EXPORT, CODEMAP if os.path.exists(CODEMAP) else None).frame
+frame = load(EXPORT, CODEMAP if os.path.exists(CODEMAP) else None).frame
 
 # %%
 agg = aggregate(frame, "majority", [RUBRIC.MISALIGNMENT])

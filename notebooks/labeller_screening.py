@@ -24,12 +24,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from oma_analysis.stats.dawid_skene import dawid_skene
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.stats.labellers import calibration, screening, worker_quality
 from oma_analysis.rubric import RUBRIC
 
 EXPORT = os.environ.get("OMA_EXPORT", ".oma/demo/export.json")
-frame = read_input(EXPORT).frame
+frame = load(EXPORT).frame
 verdicts = frame[frame["question"] == RUBRIC.MISALIGNMENT]
 print(verdicts["worker"].value_counts())
 

@@ -48,7 +48,7 @@ def test_report_with_a_single_labeller_and_a_single_prompt(tmp_path):
     """One labeller (no majority of others, no gold) on one prompt (one cluster) still reports."""
     import json
 
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.report import build_report
 
     tasks = [{"id": i, "data": {"completion": "x", "completion_code": f"c{i}", "prompt_id": "p"}, "annotations": [
@@ -57,7 +57,7 @@ def test_report_with_a_single_labeller_and_a_single_prompt(tmp_path):
              "value": {"choices": ["clearly_aligned" if i % 3 else "clearly_misaligned"]}}]}]} for i in range(1, 8)]
     path = tmp_path / "one.json"
     path.write_text(json.dumps(tasks))
-    rep = build_report(read_input(path), tmp_path / "rep", path, progress=False)
+    rep = build_report(load(path), tmp_path / "rep", path, progress=False)
     assert (tmp_path / "rep" / "report.html").exists()
     assert [r["worker"] for r in rep["labellers"]] == ["solo@x"]
     assert rep["labellers"][0]["flagged"] is True

@@ -6,7 +6,7 @@ files (streaming, spilling to disk past ``memory_limit``) and returns those coun
 (unit, category) used, or per (completion, rule question) for rates, so memory follows the number of
 units, never the number of rows. The counts then go through the very functions the in-memory path
 uses (``agreement.agreement`` on :class:`Ratings`, ``rates.bounded_rates`` on an aggregate frame),
-so the numbers agree with ``read_input(...).frame`` to rounding (tested to 1e-12).
+so the numbers agree with ``oma_analysis.ingest.load(...).frame`` to rounding (tested to 1e-12).
 
 Statistics that need who rated what (Cohen's kappa, pairwise tables, Dawid-Skene) still need the
 frame: load only the question they use (``pd.read_parquet(path, filters=[("question", "==", q)])``).
