@@ -29,7 +29,7 @@ def register(group: click.Group) -> None:
         loaded = load(input_path, codemap)
         if not questions:
             ratings = {q.name for q in RUBRIC.questions.values() if q.kind == "rating"}
-            questions = sorted(q for q in loaded.frame["question"].astype(str).unique() if q not in ratings)
+            questions = sorted(q for q in loaded.frame["question"].unique() if q not in ratings)
         t = disagreements(loaded.frame, top, list(questions), gold)
         recs = json.loads(t.to_json(orient="records"))
         if push_title:

@@ -61,8 +61,8 @@ def provenance(frame: pd.DataFrame, input_path: str | Path) -> dict:
 def _percent_agreement(rows: pd.DataFrame) -> pd.DataFrame:
     """Fallback agreement table: pairwise percent agreement per question."""
     out = []
-    for q, sub in rows.groupby(rows["question"].astype(str), sort=True):
-        c = sub.groupby([sub["task"].astype(str), sub["label"].astype(str)]).size()
+    for q, sub in rows.groupby(rows["question"].to_numpy(), sort=True):
+        c = sub.groupby(["task", "label"], observed=True).size()
         n_t = c.groupby(level=0).sum()
         pairs = float((n_t * (n_t - 1)).sum())
         agree = float((c * (c - 1)).sum())
@@ -77,8 +77,8 @@ def _agreement(rows: pd.DataFrame) -> dict:
     except ImportError:
         return {"source": "fallback: percent agreement (oma_analysis.stats.agreement not available)",
                 "by_question": _records(_percent_agreement(rows))}
-    frame = pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
-                          "question": rows["question"].astype(str), "label": rows["label"].astype(str)})
+    frame = pd.DataFrame({"task": rows["task"], "worker": rows["worker"],
+                          "question": rows["question"], "label": rows["label"]})
     by_q = agreement_by_question(frame, metrics=("percent", "fleiss", "alpha", "ac1"))
     overall = frame[frame["question"] == RUBRIC.MISALIGNMENT]
     by_c = agreement_by_category(overall) if len(overall) else pd.DataFrame()
@@ -162,14 +162,14 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
     agreement = _agreement(rows)
     step("agreement")
     g = gold_labels(frame, gold)
-    ov = rows[rows["question"].astype(str).to_numpy() == overall]
+    ov = rows[rows["question"].to_numpy() == overall]
     gser = None
     if len(g):
         gg = g[g["question"] == overall]
-        gser = pd.Series(gg["gold"].to_numpy(), index=gg["task"].astype(str))
-    ds = dawid_skene(pd.DataFrame({"task": ov["task"].astype(str).to_numpy(),
-                                   "worker": ov["worker"].astype(str).to_numpy(),
-                                   "label": ov["label"].astype(str).to_numpy()}), classes=VERDICTS, gold=gser)
+        gser = pd.Series(gg["gold"].to_numpy(), index=gg["task"].to_numpy())
+    ds = dawid_skene(pd.DataFrame({"task": ov["task"].to_numpy(),
+                                   "worker": ov["worker"].to_numpy(),
+                                   "label": ov["label"].to_numpy()}), classes=VERDICTS, gold=gser)
     step("dawid-skene")
     labs = labeller_records(frame, g, overall, ds=ds)
     lab_df = records_frame(labs)

@@ -168,7 +168,7 @@ def aggregate_from_parquet(source: Source, policy: str = "majority", questions: 
     counts = got[[f"n_{v}" for v in VERDICTS]].to_numpy(np.int64)
     label = labels_from_counts(counts, policy)
     out = pd.DataFrame({
-        "completion": got["u"].astype(str).to_numpy(), "question": got["q"].astype(str).to_numpy(),
+        "completion": got["u"].to_numpy(), "question": got["q"].to_numpy(),
         "model": got["m"].astype("string").fillna(NO_MODEL).to_numpy() if "model" in cols else NO_MODEL,
         "prompt": got["p"].astype("string").to_numpy() if "prompt" in cols else pd.NA,
         "label": np.asarray(VERDICTS, dtype=object)[label], "severity": label, "n_labels": counts.sum(axis=1)})

@@ -42,15 +42,15 @@ def labeller_records(frame: pd.DataFrame, gold=None, question: str | None = None
     quality = worker_quality(frame, g, q)
     screen = screening(quality, threshold, min_items=min_items).set_index("worker")
     if ds is None:
-        rows = frame[frame["question"].astype(str).to_numpy() == q] if "question" in frame else frame
+        rows = frame[frame["question"].to_numpy() == q] if "question" in frame else frame
         if "ground_truth" in rows.columns:
             rows = rows[~rows["ground_truth"].fillna(False).astype(bool).to_numpy()]
-        rows = rows[rows["label"].astype(str).isin(VERDICTS).to_numpy()]
-        gser = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str)) if len(g) else None
+        rows = rows[rows["label"].isin(VERDICTS).to_numpy()]
+        gser = pd.Series(g["gold"].to_numpy(), index=g["task"].to_numpy()) if len(g) else None
         if gser is not None:
             gser = gser[g["question"].to_numpy() == q]
-        ds = dawid_skene(pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
-                                       "label": rows["label"].astype(str)}), classes=VERDICTS, gold=gser)
+        ds = dawid_skene(pd.DataFrame({"task": rows["task"], "worker": rows["worker"],
+                                       "label": rows["label"]}), classes=VERDICTS, gold=gser)
     diag = ds.diagonal()
     ds_acc = pd.Series(diag.to_numpy() @ ds.priors, index=diag.index)
     by = {(r["worker"], r["reference"]): r for r in quality.to_dict("records")}

@@ -65,8 +65,7 @@ def read_gold_file(path: str | Path) -> pd.DataFrame:
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
         raise OmaError(f"{path}: line {line}: empty task, label or question")
-    return pd.DataFrame({"task": g["task"].astype(str), "question": g["question"].astype(str),
-                         "gold": g["label"].astype(str)})
+    return pd.DataFrame({"task": g["task"], "question": g["question"], "gold": g["label"]})
 
 
 def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
@@ -89,8 +88,8 @@ def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
     gt = frame[frame["ground_truth"].fillna(False).astype(bool).to_numpy()]
     if gt.empty:
         return pd.DataFrame(columns=["task", "question", "gold"])
-    g = pd.DataFrame({"task": gt["task"].astype(str), "question": gt["question"].astype(str),
-                      "gold": gt["label"].astype(str)})
+    g = pd.DataFrame({"task": gt["task"].to_numpy(), "question": gt["question"].to_numpy(),
+                      "gold": gt["label"].to_numpy()})
     g = g.groupby(["task", "question", "gold"], sort=False).size().rename("k").reset_index()
     g = g.sort_values("k", ascending=False, kind="stable").drop_duplicates(["task", "question"])
     return g[["task", "question", "gold"]].reset_index(drop=True)
@@ -105,9 +104,9 @@ def loo_majority(rows: pd.DataFrame) -> np.ndarray:
     >>> loo_majority(rows).tolist()
     [None, None, 'x']
     """
-    labels, classes = pd.factorize(rows["label"].astype(str))
+    labels, classes = pd.factorize(rows["label"].to_numpy())
     k = len(classes)
-    key = rows["task"].astype(str) + "\x1f" + rows["question"].astype(str)
+    key = rows["task"].str.cat(rows["question"], sep="\x1f")
     g, uni = pd.factorize(key)
     counts = np.bincount(g * k + labels, minlength=len(uni) * k).reshape(len(uni), k)
     others = counts[g].copy()
@@ -132,7 +131,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
         d[f"ref_{c}"] = r == j
     g = d.groupby("worker", sort=True).sum()
     n = d.groupby("worker", sort=True).size()
-    out = pd.DataFrame({"worker": g.index.astype(str), "reference": reference, "n": n.to_numpy()})
+    out = pd.DataFrame({"worker": g.index, "reference": reference, "n": n.to_numpy()})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["accuracy"] = (g["agree"] / n).to_numpy()
         out["sensitivity"] = (g["tp"] / g["rp"]).to_numpy()
@@ -146,14 +145,14 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
 def _verdict_rows(frame: pd.DataFrame, question: str | None) -> pd.DataFrame:
     frame = _with_question(frame)
     q = question or RUBRIC.MISALIGNMENT
-    rows = frame[frame["question"].astype(str).to_numpy() == q]
+    rows = frame[frame["question"].to_numpy() == q]
     if rows.empty:
         raise OmaError(f"no labels for question {q!r} (questions: {sorted(frame['question'].unique())[:8]})")
     return rows
 
 
 def _sev(labels) -> np.ndarray:
-    return pd.Index(VERDICTS).get_indexer(pd.Series(labels, dtype=object).astype(str))
+    return pd.Index(VERDICTS).get_indexer(pd.Series(labels, dtype=object))
 
 
 def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
@@ -169,12 +168,12 @@ def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None =
              else np.zeros(len(rows), bool))
     crowd = rows[~is_gt]
     said = _sev(crowd["label"])
-    parts = [_scores(crowd["worker"].astype(str), said, _sev(loo_majority(crowd)), "majority")]
+    parts = [_scores(crowd["worker"], said, _sev(loo_majority(crowd)), "majority")]
     if len(g):
-        key = crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)
-        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
+        key = crowd["task"].str.cat(crowd["question"], sep="\x1f")
+        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].str.cat(g["question"], sep="\x1f"))
         ref = key.map(gmap)
-        parts.insert(0, _scores(crowd["worker"].astype(str), said, _sev(ref.to_numpy()), "gold"))
+        parts.insert(0, _scores(crowd["worker"], said, _sev(ref.to_numpy()), "gold"))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -201,20 +200,20 @@ def calibration(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
     crowd = rows[~is_gt & rows["created_at"].notna().to_numpy()]
     ts = pd.to_datetime(crowd["created_at"], utc=True)
     iso = ts.dt.isocalendar()
-    week = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
+    week = iso["year"].map("{}-W".format) + iso["week"].astype(int).map("{:02d}".format)
     g = gold_labels(frame, gold)
     if len(g):
-        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].astype(str) + "\x1f" + g["question"])
-        ref = (crowd["task"].astype(str) + "\x1f" + crowd["question"].astype(str)).map(gmap).to_numpy()
+        gmap = pd.Series(g["gold"].to_numpy(), index=g["task"].str.cat(g["question"], sep="\x1f"))
+        ref = crowd["task"].str.cat(crowd["question"], sep="\x1f").map(gmap).to_numpy()
         reference = "gold"
     else:
         ref = loo_majority(crowd)
-        repeated = week.groupby(crowd["task"].astype(str).to_numpy()).transform("nunique") > 1
+        repeated = week.groupby(crowd["task"].to_numpy()).transform("nunique") > 1
         ref = np.where(repeated.to_numpy(), ref, None)
         reference = "majority"
     keep = pd.notna(ref)
-    d = pd.DataFrame({"worker": crowd["worker"].astype(str).to_numpy()[keep], "week": week.to_numpy()[keep],
-                      "agree": crowd["label"].astype(str).to_numpy()[keep] == ref[keep].astype(str)})
+    d = pd.DataFrame({"worker": crowd["worker"].to_numpy()[keep], "week": week.to_numpy()[keep],
+                      "agree": crowd["label"].to_numpy()[keep] == ref[keep]})
     out = d.groupby(["worker", "week"], sort=True)["agree"].agg(n="size", agreement="mean").reset_index()
     out.insert(2, "reference", reference)
     return out[cols]

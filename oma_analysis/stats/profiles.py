@@ -296,7 +296,7 @@ def declarations_profile(codes: Mapping[str, Mapping[str, Any]] | None, frame: p
     when given (the probe/variant evidence plugs in here)."""
     meta = model_metadata(codes or {})
     if frame is not None and "model" in frame:
-        for mdl in pd.unique(frame["model"].dropna().astype(str)):
+        for mdl in pd.unique(frame["model"].dropna()):
             meta.setdefault(str(mdl), {})
     return build_profile(evidence, meta, threshold, confidence)
 

@@ -71,7 +71,7 @@ def gold_answers(frame: pd.DataFrame, question: str) -> pd.Series:
     g = frame[frame["ground_truth"] & (frame["question"] == question)]
     out = {}
     for task, labels in g.groupby("task", observed=True)["label"]:
-        counts = labels.astype(str).value_counts()
+        counts = labels.value_counts()[lambda c: c > 0]  # a categorical counts unused labels too
         if len(counts) == 1 or counts.iloc[0] > counts.iloc[1]:
             out[task] = counts.index[0]
     return pd.Series(out, dtype=object)
@@ -84,7 +84,7 @@ def scored_items(frame: pd.DataFrame, question: str | None = None) -> pd.DataFra
     lab = frame[~frame["ground_truth"] & (frame["question"] == question) & frame["task"].isin(gold.index)]
     lab = lab[["worker", "task", "label", "created_at"]].astype({"worker": str, "task": str, "label": str})
     lab = lab.drop_duplicates(["worker", "task"])
-    lab["gold"] = lab["task"].map(gold).astype(str)
+    lab["gold"] = lab["task"].map(gold)
     lab["correct"] = lab["label"] == lab["gold"]
     return lab.sort_values(["worker", "created_at", "task"], na_position="last").reset_index(drop=True)
 
