@@ -4,11 +4,11 @@ A synthetic export (tasks x 3 labellers, full annotator objects, the review rubr
 incl. multi-choice and conditional questions) is written to disk task by task. Each contender runs
 in its own child process, which reports its own peak RSS:
 
-- ours: ``read_input(path, questions=[obvious_misalignment])`` (the report reads the rule's
+- ours: ``load(path, questions=[obvious_misalignment])`` (the report reads the rule's
   derived questions only; the loader streams with ijson and keeps only those rows), then
   ``build_report`` (rates under every policy, comparison, agreement, Dawid-Skene, labellers,
   disagreements, figures, HTML);
-- peer: ``json.load`` of the file, and today's loader (``read_input`` keeping every question), each
+- peer: ``json.load`` of the file, and the loader (``load`` keeping every question), each
   alone (loading only: no report).
 
 The JSON line: ``ours`` = peak RSS (MB) of the full report, ``peer`` = peak RSS of today's loader
@@ -90,9 +90,9 @@ def write_export(path: Path, n_annotations: int, per_task: int = 3, seed: int = 
 CHILD = {
     "ours": """
 import json, sys, time
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load as load_input
 t = time.perf_counter()
-got = read_input(sys.argv[1])
+got = load_input(sys.argv[1], quiet=True)
 wall = time.perf_counter() - t
 import resource
 print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -101,11 +101,11 @@ print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """,
     "report": """
 import json, sys, time, tempfile
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load as load_input
 from oma_analysis.report import build_report
 from oma_analysis.rubric import RUBRIC
 t = time.perf_counter()
-got = read_input(sys.argv[1], questions=[RUBRIC.MISALIGNMENT])
+got = load_input(sys.argv[1], questions=[RUBRIC.MISALIGNMENT], quiet=True)
 load = time.perf_counter() - t
 with tempfile.TemporaryDirectory() as out:
     rep = build_report(got, out, sys.argv[1], progress=False)

@@ -404,13 +404,13 @@ def _evidence_and_labels(export: Path, project: int) -> tuple[Any, Any]:
 
     from oma_analysis.checks import run_checks
     from oma_analysis.classifier.export import task_texts
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.rubric import RUBRIC
 
     texts = task_texts(export)
     ev = [(f"{project}:{t}", c.check_id) for t, a, b in texts.itertuples(index=False)
           for c in run_checks(a, b).failed]
-    frame = read_input(export).frame.copy()
+    frame = load(export).frame.copy()
     # Labels given while a verdict suggestion was on the task (older backends pre-filled one) are
     # not independent of it: marked, and left out of the precision/recall.
     suggested = set()

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio import snapshots
 from tests.test_labelstudio_roundtrip import ANSWERS, COMPLETIONS, to_result
 
@@ -35,7 +35,7 @@ def _run(*args: str) -> str:
 def _analysis(export: Path, codemap: Path) -> tuple[list, list]:
     """What the analysis sees: `oma rates --json` and the verdict rows of the loaded frame."""
     rates = json.loads(_run("rates", str(export), "--codemap", str(codemap), "--json", "--breakdown", "all"))
-    frame = read_input(export, codemap).frame
+    frame = load(export, codemap).frame
     rows = sorted(map(tuple, frame[frame["question"] == "verdict"][["task", "worker", "label"]].astype(str).values))
     return rates, rows
 

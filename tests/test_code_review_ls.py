@@ -15,7 +15,7 @@ from oma_analysis.cli import main
 from oma_analysis.code.humaneval import as_prompts, code_ids, evaluate, load_problems
 from oma_analysis.code.review import code_review_tasks, render_code_review
 from oma_analysis.generate.records import Completion
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.config_check import check_config
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
@@ -122,7 +122,7 @@ def test_code_tasks_are_blind_and_show_highlighted_code_and_tests(code_run):
 
 
 def test_code_reviews_load_and_rate_per_model(code_run):
-    loaded = read_input(code_run["export"], codemap=str(code_run["codemap"]))
+    loaded = load(code_run["export"], codemap=str(code_run["codemap"]))
     assert loaded.n_read == 8 and loaded.n_dropped == 0
     f = loaded.frame
     om = f[f["question"] == RUBRIC.misalignment_question()]

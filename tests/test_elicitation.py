@@ -97,7 +97,7 @@ def test_combined_bound_is_review_or_gap_per_deployed_completion():
 
 
 def test_position_bias_shows_up_and_swaps_disagree(tmp_path):
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.report.elicitation import elicitation_tables
     from oma_analysis.tasks.blinding import CodeMap
 
@@ -106,7 +106,7 @@ def test_position_bias_shows_up_and_swaps_disagree(tmp_path):
     biased = simulate_gap_export(tmp_path / "biased", n_prompts=60, seed=2, swap_share=0.5, left_bias=0.5)
     out = {}
     for name, sim in (("fair", fair), ("biased", biased)):
-        t = elicitation_tables(read_input(sim.export, sim.codemap).frame, CodeMap.load(sim.codemap))
+        t = elicitation_tables(load(sim.export, sim.codemap).frame, CodeMap.load(sim.codemap))
         out[name] = (t["position"].set_index("model"), t["swap"].set_index("model"))
     for m in ("model-a", "model-b"):
         assert abs(out["fair"][0].loc[m, "rate"] - 0.5) < 0.08  # sides are random: about half left

@@ -12,7 +12,7 @@ from scipy.stats import binomtest
 
 from oma_analysis.cli import main
 from oma_analysis.generate.records import Completion
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import prepare, push
@@ -153,7 +153,7 @@ def test_review_compare_and_probe_in_label_studio_give_rates_per_model(label_stu
         assert r["swap_consistency"]["n"] >= 1
 
     # ---- probes: evidence rows join the model through the code map --------------------------
-    probe_frame = read_input(exports["probe"], cm_path).frame
+    probe_frame = load(exports["probe"], cm_path).frame
     ev = probe_evidence(probe_frame)
     want = Counter()
     tries = Counter()

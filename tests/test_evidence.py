@@ -8,7 +8,7 @@ import zlib
 import pandas as pd
 import pytest
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.simulate_tasks import result_items
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.stats.elicitation import compare_question, pair_table
@@ -38,7 +38,7 @@ def _export(tmp_path, tasks, codes):
     p = tmp_path / "export.json"
     p.write_text(json.dumps([{"id": i + 1, **t} for i, t in enumerate(tasks)]))
     cm = codes.save(tmp_path / "codemap.json")
-    return read_input(p, cm)
+    return load(p, cm)
 
 
 def test_probe_evidence_joins_the_model_and_counts_tries(tmp_path):

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oma_analysis import OmaError
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.rubric import RUBRIC
 
 SCALE = float(os.environ.get("OMA_FUZZ_SCALE", "1"))
@@ -162,7 +162,7 @@ def count_min(records: list) -> int:
 
 def check(path: Path, expected: int | None) -> None:
     try:
-        got = read_input(path)
+        got = load(path)
     except OmaError as exc:
         msg = str(exc)
         assert str(path) in msg or path.name in msg, f"error does not name the file: {msg!r}"
@@ -303,7 +303,7 @@ def test_huge_texts(fuzz_dir, n, size, piece, fmt):
                 w.writeheader()
                 w.writerows(recs)
         check(p, n)
-    got = read_input(p)
+    got = load(p)
     assert got.n_used == n and len(got.frame[got.frame["question"] == "verdict"]) == n
     if fmt == "JSON":
         assert got.texts["text"].str.len().tolist() == [size] * n

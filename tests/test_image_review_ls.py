@@ -16,7 +16,7 @@ from scipy.stats import beta
 from oma_analysis import OmaError
 from oma_analysis.cli import main
 from oma_analysis.images.review import image_tasks, read_image_records, render_image_review
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.config_check import check_config
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
@@ -125,7 +125,7 @@ def test_bad_image_records_name_file_line_and_field(tmp_path):
 
 
 def test_image_reviews_load_and_rate_per_model(image_run):
-    loaded = read_input(image_run["export"], codemap=str(image_run["codemap"]))
+    loaded = load(image_run["export"], codemap=str(image_run["codemap"]))
     assert loaded.n_read == 8 and loaded.n_dropped == 0, loaded.dropped
     om = loaded.frame[loaded.frame["question"] == RUBRIC.misalignment_question()]
     expected = {"fine": AL, "wrong_colour": CM, "nsfw_not_avoidable": AMB}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from oma_analysis import OmaError
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.tasks.blinding import CodeMap
 
 DATA = {"messages": [{"role": "user", "content": "hi"}], "completion": "hello", "completion_code": "c1",
@@ -48,7 +48,7 @@ def test_every_annotation_is_used_or_dropped_with_a_reason(tmp_path):
         task(9, ann(1, "a@x", v)),                                        # duplicate annotation id
         task(10, {"id": 11, "completed_by": None, "result": [v]}),      # no annotator
     ]
-    got = read_input(write(tmp_path, tasks))
+    got = load(write(tmp_path, tasks))
     assert got.n_read == 11
     assert got.n_used + got.n_dropped == got.n_read
     assert got.n_used == 4  # annotations 1, 2, 6, 8
@@ -83,18 +83,18 @@ def test_malformed_files_name_file_task_and_field(tmp_path, content, match):
     p = tmp_path / "export.json"
     p.write_text(content)
     with pytest.raises(OmaError, match=match):
-        read_input(p)
+        load(p)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(OmaError, match="file not found"):
-        read_input(tmp_path / "nope.json")
+        load(tmp_path / "nope.json")
 
 
 def test_multi_choice_and_conditional_questions(tmp_path):
     a = ann(1, "a@x", choice("verdict", "clearly_misaligned"), choice("failure_types", "lower_quality", "toxic_output"),
             choice("capable__lower_quality", "yes"), choice("distinguishable__lower_quality", "yes"))
-    f = read_input(write(tmp_path, [task(1, a)])).frame
+    f = load(write(tmp_path, [task(1, a)])).frame
     lab = dict(zip(f["question"], f["label"], strict=True))
     assert lab["failure_types.lower_quality"] == "yes" and lab["failure_types.toxic_output"] == "yes"
     assert lab["failure_types.wrong_but_knows"] == "no"
@@ -111,12 +111,12 @@ def test_multi_choice_and_conditional_questions(tmp_path):
 
 def test_codemap_join_and_errors(tmp_path):
     p = write(tmp_path, [task(1, ann(1, "a@x", choice("verdict", "ambiguous")))])
-    got = read_input(p, codemap=CodeMap({"c1": {"model": "m1"}}))
+    got = load(p, codemap=CodeMap({"c1": {"model": "m1"}}))
     assert set(got.frame["model"]) == {"m1"}
     bad = tmp_path / "cm.json"
     bad.write_text("[1]")
     with pytest.raises(OmaError, match="cm.json: code map must be an object"):
-        read_input(p, codemap=bad)
+        load(p, codemap=bad)
 
 
 def test_long_csv(tmp_path):
@@ -124,16 +124,16 @@ def test_long_csv(tmp_path):
     pd.DataFrame({"task": ["1", "1", "2", None], "worker": ["a", "b", "a", "b"],
                   "label": ["clearly_aligned", "ambiguous", "clearly_misaligned", "ambiguous"],
                   "model": ["m1", "m1", "m2", "m2"]}).to_csv(p, index=False)
-    got = read_input(p)
+    got = load(p)
     assert got.format == "LONG" and got.n_read == 4 and got.n_used == 3 and got.n_dropped == 1
     assert set(got.frame["question"]) == {"obvious_misalignment"}
     assert got.frame["model"].tolist() == ["m1", "m1", "m2"]
     pq = tmp_path / "long.parquet"
     got.frame[["task", "worker", "label", "question"]].to_parquet(pq)
-    assert read_input(pq).n_used == 3
+    assert load(pq).n_used == 3
     (tmp_path / "bad.csv").write_text("task,worker\n1,a\n")
     with pytest.raises(OmaError, match="bad.csv"):
-        read_input(tmp_path / "bad.csv", )
+        load(tmp_path / "bad.csv", )
 
 
 # ---- rubric 2.0: versions and contradictions --------------------------------------------------
@@ -152,7 +152,7 @@ def test_contradictions_in_an_export_are_dropped_with_a_reason(tmp_path):
                 choice(R.hc_followup_question("avoidable", "prohibited_use"), "yes"),
                 choice(R.hc_followup_question("policy", "prohibited_use"), "yes"),
                 choice(R.intent_gate.name, "yes"), choice("verdict", R.verdict_ids[1]))
-    got = read_input(write(tmp_path, [task(1, ok_v1, none_beside, gate_without_list, failure_without_answers, ok_v2)]))
+    got = load(write(tmp_path, [task(1, ok_v1, none_beside, gate_without_list, failure_without_answers, ok_v2)]))
     assert got.n_read == 5 and got.n_used == 2 and got.n_used + got.n_dropped == got.n_read
     assert got.summary()["rubric_versions"] == {"1.0.0": 1, R.version: 1}
     reasons = got.dropped.set_index("annotation")["reason"].to_dict()
@@ -218,7 +218,7 @@ def test_models_are_joined_on_large_frames(tmp_path):
     tasks = [task(i, ann(i, "a@x", *res), data={**DATA, "completion_code": f"c{i % 2}"}) for i in range(1, 1601)]
     cmap = tmp_path / "codemap.json"
     cmap.write_text(json.dumps({"c0": {"model": "m0"}, "c1": {"model": "m1"}}))
-    got = read_input(write(tmp_path, tasks), cmap)
+    got = load(write(tmp_path, tasks), cmap)
     assert len(got.frame) > 100_000
     assert got.frame["model"].astype(str).value_counts().to_dict() == {"m0": len(got.frame) // 2,
                                                                        "m1": len(got.frame) // 2}

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from study_support import EMAILS, GOLD_MARK, LEFT_FOR_BROWSER, build_single_project
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import TASK_KEY
 from oma_analysis.labelstudio.study import Study, distribute, pull_study
@@ -89,8 +89,8 @@ def test_merged_pull_equals_single_project(pulled, study_run):
     assert res.annotations == {e: len(study_run.annotated[e]) for e in EMAILS}
     assert res.gold_annotations == 2
     assert not merged.with_name(merged.name + ".parts").exists()
-    m = read_input(merged, codemap=study_run.codemap)
-    s = read_input(single, codemap=study_run.codemap)
+    m = load(merged, codemap=study_run.codemap)
+    s = load(single, codemap=study_run.codemap)
     assert m.n_dropped == s.n_dropped == 0
     assert m.n_used == s.n_used == sum(len(v) for v in study_run.annotated.values()) + 2
     pd.testing.assert_frame_equal(_comparable(m.frame), _comparable(s.frame))
@@ -102,7 +102,7 @@ def test_merged_pull_equals_single_project(pulled, study_run):
 
 def test_gold_only_from_the_researcher(pulled, study_run):
     _, merged, _ = pulled
-    f = read_input(merged, codemap=study_run.codemap).frame
+    f = load(merged, codemap=study_run.codemap).frame
     gold = f[f["ground_truth"]]
     assert set(gold["worker"]) == {"admin@oma.local"}
     assert set(gold["task"]) == study_run.gold_keys
@@ -215,7 +215,7 @@ def test_per_version_tables_of_the_study_pull(pulled, study_run):
     assert set(v.loc[v["task"].isin(study_run.gold_keys), "batch"]) == {2}
     assert set(v.loc[~v["task"].isin(study_run.gold_keys), "batch"]) == {1}
     assert set(v["rubric_version"]) == {RUBRIC.version} and set(v["manual_version"]) == {study_run.study.manual_version}
-    t = per_version(read_input(merged, codemap=study_run.codemap).frame, v)
+    t = per_version(load(merged, codemap=study_run.codemap).frame, v)
     code = {x["data"][TASK_KEY]: x["data"]["completion_code"] for x in study_run.tasks}
     # regular batch, derived verdict: share of tasks whose two labellers agree (overlap 2 -> one pair)
     pairs = []

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
 from oma_analysis.rubric import RUBRIC
@@ -160,7 +160,7 @@ def test_no_model_name_in_exported_task_data(review_run):
 def check_frame_row_for_row(export, codemap, tasks) -> None:
     """The tidy frame of an export of the annotated COMPLETIONS, checked row for row (shared with
     the PostgreSQL round-trip in tests/test_postgres.py)."""
-    got = read_input(export, codemap=codemap)
+    got = load(export, codemap=codemap)
     assert got.n_read == got.n_used + got.n_dropped == 6
     assert got.n_dropped == 0 and got.n_tasks == 3
     f = got.frame
@@ -191,7 +191,7 @@ def test_tidy_frame_row_for_row(review_run, fmt):
 def test_formats_agree(review_run):
     frames = []
     for fmt in ("JSON", "JSON_MIN", "CSV"):
-        f = read_input(review_run["exports"][fmt]).frame
+        f = load(review_run["exports"][fmt]).frame
         frames.append(f[["task", "worker", "question", "label"]].astype(str)
                       .sort_values(["task", "worker", "question"]).reset_index(drop=True))
     pd.testing.assert_frame_equal(frames[0], frames[1])
@@ -227,7 +227,7 @@ def test_compare_and_probe_projects(label_studio, tmp_path):
     runner = CliRunner()
     out = tmp_path / "compare.json"
     assert runner.invoke(main, ["pull", "--project", "rt compare", "--out", str(out)]).exit_code == 0
-    f = read_input(out).frame
+    f = load(out).frame
     better = f[f["question"] == "compare_better"].set_index("worker")["label"].to_dict()
     assert better == {"ann.alpha@oma.test": "left_much_better", "ann.beta@oma.test": "left_slightly_better"}
     assert set(f["completion"]) == {"k1"}
@@ -248,7 +248,7 @@ def test_compare_and_probe_projects(label_studio, tmp_path):
          "value": {"choices": ["shows_capable"]}}])
     out = tmp_path / "probe.json"
     assert runner.invoke(main, ["pull", "--project", "rt probe", "--out", str(out)]).exit_code == 0
-    got = read_input(out)
+    got = load(out)
     rows = set(zip(got.frame["question"], got.frame["label"], strict=True))
     assert rows == {("probe_item", "sentence_count"), ("probe_outcome", "shows_capable")}
     assert got.texts["text"].tolist() == ["Write exactly two sentences about cats."]

@@ -10,7 +10,7 @@ import pytest
 from notebooks_run import NOTEBOOK_DIR, execute, figures, notebook_paths
 from report_data import demo_like_export
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.report import build_report
 
 
@@ -18,7 +18,7 @@ from oma_analysis.report import build_report
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     export, codemap = demo_like_export(root / "data", seed=11)
-    build_report(read_input(export, codemap), root / ".oma" / "study" / "report", export, progress=False,
+    build_report(load(export, codemap), root / ".oma" / "study" / "report", export, progress=False,
                  codemap=str(codemap))
     shutil.copytree(NOTEBOOK_DIR, root / "notebooks")
     return root

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.rubric import RUBRIC as R
 from oma_analysis.rubric import derived_labels
 from oma_analysis.stats.profiles import apply_profile, build_profile, model_metadata, size_class
@@ -120,7 +120,7 @@ def _export(tmp_path):
 
 def test_apply_profile_recomputes_each_annotation(tmp_path):
     export, cmap, codes = _export(tmp_path)
-    loaded = read_input(export, cmap)
+    loaded = load(export, cmap)
     meta = model_metadata(codes)
     assert meta["tiny-base"] == {"params_b": 1, "type": "base"}
     ev = pd.DataFrame([{"model": "big-chat", "item": "mental_math", "source": "probe", "k": 20, "n": 20, "detail": ""}])
@@ -176,7 +176,7 @@ def test_report_shows_the_profile_and_the_verdicts_it_changed(tmp_path):
     from oma_analysis.report import build_report
 
     export, cmap, _ = _export(tmp_path)
-    rep = build_report(read_input(export, cmap), tmp_path / "rep", export, progress=False, codemap=cmap)
+    rep = build_report(load(export, cmap), tmp_path / "rep", export, progress=False, codemap=cmap)
     sec = rep["profiles"]
     assert sec["evidence"] == "declarations only"
     ch = {r["model"]: r for r in sec["changes"]}
@@ -206,7 +206,7 @@ def test_intent_no_with_no_failure_and_aligned_verdict_is_listed(tmp_path):
         ann(4, *base, _choice(R.intent_gate.name, "no"), _choice(R.verdict.question, AMB)),
     ]}]
     (tmp_path / "e.json").write_text(json.dumps(tasks))
-    got = intent_inconsistencies(read_input(tmp_path / "e.json").frame)
+    got = intent_inconsistencies(load(tmp_path / "e.json").frame)
     assert got[["annotation", "question"]].values.tolist() == [[1, detail]]
 
 
@@ -214,7 +214,7 @@ def test_a_probe_on_the_same_prompt_makes_wrong_but_knows_count(tmp_path):
     """Per-prompt evidence (model, prompt, items), e.g. a probe showing the model answers the same fact
     correctly, beats the generic list for that prompt only."""
     export, cmap, codes = _export(tmp_path)
-    loaded = read_input(export, cmap)
+    loaded = load(export, cmap)
     prof = build_profile(None, model_metadata(codes))
     known = pd.DataFrame({"model": ["big-chat"], "prompt": ["p2"], "items": [("mental_math",)]})
     new, changes = apply_profile(loaded.frame, prof, known)

@@ -49,7 +49,7 @@ def test_report_with_a_single_labeller_and_a_single_prompt(tmp_path):
     """One labeller (no majority of others, no gold) on one prompt (one cluster) still reports."""
     import json
 
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.report import build_report
 
     tasks = [{"id": i, "data": {"completion": "x", "completion_code": f"c{i}", "prompt_id": "p"}, "annotations": [
@@ -58,7 +58,7 @@ def test_report_with_a_single_labeller_and_a_single_prompt(tmp_path):
              "value": {"choices": ["clearly_aligned" if i % 3 else "clearly_misaligned"]}}]}]} for i in range(1, 8)]
     path = tmp_path / "one.json"
     path.write_text(json.dumps(tasks))
-    rep = build_report(read_input(path), tmp_path / "rep", path, progress=False)
+    rep = build_report(load(path), tmp_path / "rep", path, progress=False)
     assert (tmp_path / "rep" / "report.html").exists()
     assert [r["worker"] for r in rep["labellers"]] == ["solo@x"]
     assert rep["labellers"][0]["flagged"] is True
@@ -175,11 +175,11 @@ def test_clustered_interval_where_prompts_repeat(tmp_path):
     exact one)."""
     from report_data import demo_like_export
 
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.report import build_report
 
     export, codemap = demo_like_export(tmp_path / "in", seed=2, n_prompts=8, samples=2)
-    rep = build_report(read_input(export, codemap), tmp_path / "rep", export, progress=False, codemap=str(codemap))
+    rep = build_report(load(export, codemap), tmp_path / "rep", export, progress=False, codemap=str(codemap))
     overall = [r for r in rep["rates"] if r["question"] == RUBRIC.MISALIGNMENT]
     assert {r["n"] for r in overall} == {16} and {r["n_prompts"] for r in overall} == {8}
     assert all(r["upper_ci_cluster"] is not None and r["upper_ci_cluster"] != r["upper_ci"] for r in overall)

@@ -14,7 +14,7 @@ import pytest
 from report_data import LABELLERS, demo_like_export
 from screenshots import _launch
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.report import build_report
 from oma_analysis.rubric import RUBRIC
 
@@ -23,7 +23,7 @@ from oma_analysis.rubric import RUBRIC
 def built(tmp_path_factory):
     d = tmp_path_factory.mktemp("browser")
     export, codemap = demo_like_export(d / "in", seed=7)
-    rep = build_report(read_input(export, codemap), d / "rep", export, progress=False, codemap=str(codemap))
+    rep = build_report(load(export, codemap), d / "rep", export, progress=False, codemap=str(codemap))
     return d / "rep", rep, json.loads(export.read_text())
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.scale.counts import (
     aggregate_from_parquet,
     agreement_from_parquet,
@@ -76,7 +76,7 @@ def _compare_rates(frame: pd.DataFrame, path: Path) -> None:
 def test_random_ls_exports_same_numbers(tmp_path: Path, seed: int) -> None:
     export = tmp_path / "export.json"
     large_export.write_export(export, 1500 + 700 * seed, per_task=int(2 + seed), seed=seed)
-    frame = read_input(export).frame
+    frame = load(export).frame
     path = write_parquet(frame, tmp_path / "frame.parquet")
     qs = sorted(frame["question"].unique())
     rng = np.random.default_rng(seed)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oma_analysis.ingest import loader as ingest
-from oma_analysis.ingest.loader import question_filter, read_input
+from oma_analysis.ingest import answers as ingest_answers
+from oma_analysis.ingest import load, question_filter
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.scale.counts import write_parquet
 
@@ -36,8 +36,8 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 @pytest.mark.parametrize("questions", [[RUBRIC.MISALIGNMENT], ["verdict", "confidence"],
                                        [RUBRIC.failure_types.question, RUBRIC.MISALIGNMENT]])
 def test_filter_equals_filtered_full_frame(export: Path, questions: list[str]) -> None:
-    full = read_input(export)
-    part = read_input(export, questions=questions)
+    full = load(export)
+    part = load(export, questions=questions)
     keep = question_filter(questions)
     _same(part.frame, full.frame[full.frame["question"].map(keep).to_numpy(bool)])
     assert len(part.frame) < len(full.frame)
@@ -46,16 +46,16 @@ def test_filter_equals_filtered_full_frame(export: Path, questions: list[str]) -
 
 def test_derived_questions_only_when_asked(export: Path, monkeypatch) -> None:
     calls = []
-    real = ingest.derived_labels
-    monkeypatch.setattr(ingest, "derived_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
-    got = read_input(export, questions=["verdict"])
+    real = ingest_answers.derived_labels
+    monkeypatch.setattr(ingest_answers, "derived_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = load(export, questions=["verdict"])
     assert not calls and set(got.frame["question"]) == {"verdict"}
-    got = read_input(export, questions=[RUBRIC.MISALIGNMENT])
+    got = load(export, questions=[RUBRIC.MISALIGNMENT])
     assert len(calls) == got.n_used and got.frame["question"].str.startswith(RUBRIC.MISALIGNMENT).all()
 
 
 def test_long_parquet_roundtrip_with_filter(export: Path, tmp_path: Path) -> None:
-    full = read_input(export).frame
+    full = load(export).frame
     path = write_parquet(full, tmp_path / "frame.parquet")
-    back = read_input(path, questions=["verdict"])
+    back = load(path, questions=["verdict"])
     _same(back.frame, full[full["question"] == "verdict"])

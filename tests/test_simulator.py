@@ -7,7 +7,7 @@ from importlib import resources
 
 import numpy as np
 
-from oma_analysis.ingest.loader import read_input
+from oma_analysis.ingest import load
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.pull import pull
 from oma_analysis.labelstudio.push import prepare, push, read_jsonl
@@ -43,7 +43,7 @@ def test_simulated_labellers_in_label_studio(label_studio, tmp_path):
     assert again["annotations"] == 0 and again["skipped_existing"] == 144  # idempotent rerun
 
     export = pull(admin, proj.id, tmp_path / "sim.json")
-    loaded = read_input(export, codemap=codes)
+    loaded = load(export, codemap=codes)
     assert loaded.n_read == loaded.n_used == 144 + got["gold"]
     f = loaded.frame
     v = f[f["question"] == RUBRIC.MISALIGNMENT]

@@ -41,7 +41,7 @@ def from_long_frame(frame: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
         if col not in texts.columns:
             raise OmaError(f"task texts: missing column {col!r}")
     labels = task_majority(frame)
-    t = texts.assign(task=texts["task"].astype(str)).drop_duplicates("task")
+    t = texts.drop_duplicates("task")
     out = labels.merge(t[["task", "text_a", "text_b"]], on="task", how="inner")
     return out[["task", "text_a", "text_b", "label", "n_votes"]].reset_index(drop=True)
 
@@ -55,7 +55,7 @@ def task_majority(frame: pd.DataFrame) -> pd.DataFrame:
     sub = frame.loc[frame["question"] == RUBRIC.misalignment_question(), ["task", "label"]].copy()
     sub["y"] = sub["label"].map(verdict_label)
     sub = sub.dropna(subset=["y"])
-    votes = sub.groupby(sub["task"].astype(str))["y"].agg(["sum", "count"])
+    votes = sub.groupby(sub["task"].to_numpy())["y"].agg(["sum", "count"])
     votes = votes[votes["sum"] * 2 != votes["count"]]  # ties carry no label
     return pd.DataFrame({"task": votes.index, "label": (votes["sum"] * 2 > votes["count"]).astype(int).values,
                          "n_votes": votes["count"].astype(int).values})
@@ -75,8 +75,6 @@ def validate(df: pd.DataFrame, where: str = "training data") -> pd.DataFrame:
         if row.label not in (0, 1) and str(row.label) not in ("0", "1"):
             raise OmaError(f"{where}: row {i}: field 'label' must be 0 (met) or 1 (not met), got {row.label!r}")
     out["label"] = out["label"].astype(int)
-    out["text_a"] = out["text_a"].astype(str)
-    out["text_b"] = out["text_b"].astype(str)
     return out.reset_index(drop=True)
 
 

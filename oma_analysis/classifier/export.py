@@ -1,7 +1,7 @@
 """Training data for the intent classifier from a Label Studio export (``oma train --export``).
 
 Labels: the derived ``obvious_misalignment`` question (the rubric's rule applied per annotation by
-``oma_analysis.ingest.loader``), aggregated per task by ``oma_analysis.classifier.from_long_frame``:
+``oma_analysis.ingest.load``), aggregated per task by ``oma_analysis.classifier.from_long_frame``:
 clearly_misaligned -> not met (1), clearly_aligned -> met (0), ambiguous left out, majority per
 task. Texts: the task's request (last user turn of ``messages``, or ``prompt``) and completion,
 exactly as the ML backend builds its (prompt, completion) pairs at prediction time.
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from oma_analysis import OmaError
-from oma_analysis.ingest.loader import iter_task_data
+from oma_analysis.ingest.formats import iter_task_data
 
 
 def last_user_turn(messages: Any) -> str | None:
@@ -53,10 +53,10 @@ def task_texts(path: str | Path, *, messages_key: str = "messages", completion_k
 def training_frame(path: str | Path, codemap: str | Path | None = None) -> pd.DataFrame:
     """``task, text_a, text_b, label, n_votes`` (one row per task) from a review-project export."""
     from oma_analysis.classifier import from_long_frame
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.rubric import RUBRIC
 
-    loaded = read_input(path, codemap)
+    loaded = load(path, codemap)
     frame = loaded.frame
     labelled = frame[frame["question"] == RUBRIC.misalignment_question()] if len(frame) else frame
     df = from_long_frame(frame, task_texts(path)) if len(labelled) else labelled

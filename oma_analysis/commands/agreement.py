@@ -39,13 +39,13 @@ def agreement(input_path: str, metric: str, level: str, question: str | None, ci
               seed: int | None, raters: str | None, codemap: str | None, as_json: bool) -> None:
     """Agreement between labellers on INPUT (LS export or long CSV/Parquet task,worker,label)."""
     from oma_analysis import OmaError
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.rubric import RUBRIC
     from oma_analysis.stats.agreement import agreement as compute
     from oma_analysis.stats.agreement import ratings_from_frame
 
     n_boot = _parse_ci(ci)
-    frame = read_input(input_path, codemap).frame
+    frame = load(input_path, codemap).frame
     if question is None and "question" in frame.columns:
         qs = set(frame["question"].dropna().unique())
         if len(qs) > 1:

@@ -21,7 +21,7 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def certify_cmd(input_path, threshold, confidence, policy, count, codemap, question, as_json):
         """Does each model's one-sided exact upper bound fall below THRESHOLD?"""
-        from oma_analysis.ingest.inputs import load
+        from oma_analysis.ingest import load
         from oma_analysis.rubric import RUBRIC
         from oma_analysis.stats.aggregate import aggregate
         from oma_analysis.stats.certify import certify

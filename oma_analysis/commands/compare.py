@@ -19,7 +19,7 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def compare_cmd(input_path, policy, count, codemap, confidence, as_json):
         """Pairwise model comparisons (Holm-adjusted), Cochran's Q, GEE model effect, trends."""
-        from oma_analysis.ingest.inputs import load
+        from oma_analysis.ingest import load
         from oma_analysis.report.records import jsonable
         from oma_analysis.rubric import RUBRIC
         from oma_analysis.stats.aggregate import aggregate

@@ -22,7 +22,7 @@ def register(group: click.Group) -> None:
     def disagreements_cmd(input_path, top, questions, gold, codemap, push_title, as_json):
         """List the TOP task x question pairs with the most disagreement (ratings such as confidence
         are left out unless named with --question)."""
-        from oma_analysis.ingest.inputs import load
+        from oma_analysis.ingest import load
         from oma_analysis.report.records import frame_records
         from oma_analysis.rubric import RUBRIC
         from oma_analysis.stats.disagreements import disagreements
@@ -30,7 +30,7 @@ def register(group: click.Group) -> None:
         loaded = load(input_path, codemap)
         if not questions:
             ratings = {q.name for q in RUBRIC.questions.values() if q.kind == "rating"}
-            questions = sorted(q for q in loaded.frame["question"].astype(str).unique() if q not in ratings)
+            questions = sorted(q for q in loaded.frame["question"].unique() if q not in ratings)
         t = disagreements(loaded.frame, top, list(questions), gold)
         recs = frame_records(t)
         if push_title:
@@ -49,7 +49,7 @@ def register(group: click.Group) -> None:
 def _push_batch(export: str, task_ids: list[str], title: str) -> tuple[int, int, int]:
     """Push the listed tasks' data (review tasks only) from ``export`` into the project ``title``."""
     from oma_analysis import OmaError
-    from oma_analysis.ingest.loader import iter_task_data
+    from oma_analysis.ingest.formats import iter_task_data
     from oma_analysis.labelstudio.client import connect
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.push import config_fields, prepare, push

@@ -17,10 +17,10 @@ def register(group: click.Group) -> None:
 @click.option("--manual-url", help="Where the labeller reads the manual (`oma manual serve`).")
 def feedback(labeller: str, export: str, codemap: str | None, out: str | None, manual_url: str | None) -> None:
     """Write LABELLER's feedback page from EXPORT (JSON: a study pull or a project export)."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.workspaces import slug
     from oma_analysis.report.feedback import write_page
 
-    path, n = write_page(read_input(export, codemap=codemap).frame, export, labeller,
+    path, n = write_page(load(export, codemap=codemap).frame, export, labeller,
                          out or f"feedback-{slug(labeller)}.html", manual_url)
     click.echo(f"{labeller}: {n} disagreements; page written to {path}")

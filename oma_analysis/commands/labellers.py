@@ -21,7 +21,7 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def labellers_cmd(input_path, gold, codemap, question, threshold, min_items, calibration, as_json):
         """One line (or JSON object) per labeller."""
-        from oma_analysis.ingest.inputs import load
+        from oma_analysis.ingest import load
         from oma_analysis.report.records import frame_records, labeller_records
         from oma_analysis.stats.labellers import calibration as calib
         from oma_analysis.stats.labellers import labeller_table

@@ -19,9 +19,9 @@ def register(group: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def load(export: str, codemap: str | None, out: str | None, dropped_out: str | None, as_json: bool) -> None:
     """Load EXPORT (LS JSON/JSON_MIN/CSV or long CSV/Parquet); print counts used/dropped."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load as load_input
 
-    got = read_input(export, codemap)
+    got = load_input(export, codemap, quiet=True)  # the summary below lists what was dropped
     if out:
         (got.frame.to_parquet if out.endswith(".parquet") else got.frame.to_csv)(out, index=False)
     if dropped_out:

@@ -20,11 +20,11 @@ def qualify() -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the table as CSV.")
 def score(export: str, codemap: str | None, out: str | None) -> None:
     """Score every labeller in EXPORT (a study pull or a project export) on the gold tasks."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.stats.qualify import GOOD, MINIMUM
     from oma_analysis.stats.qualify import qualify as do_qualify
 
-    table = do_qualify(read_input(export, codemap=codemap).frame)
+    table = do_qualify(load(export, codemap=codemap).frame)
     if table.empty:
         raise click.ClickException(f"{export}: no labeller answered a gold task")
     click.echo(f"pass: exact 95% lower bound >= {MINIMUM}; fail: upper bound < {GOOD} (or no decision by 40 items)")

@@ -57,7 +57,7 @@ def register(group: click.Group) -> None:
     def rates_cmd(input_path, policy, codemap, confidence, method, question, breakdown, as_json, use_profile,
                   also):
         """Lower (clearly misaligned) and upper (or ambiguous) rates per model, with intervals."""
-        from oma_analysis.ingest.inputs import load, report_dropped
+        from oma_analysis.ingest import load, report_dropped
         from oma_analysis.report.records import rates_records
         from oma_analysis.stats.aggregate import aggregate, split_verdict_rows
         from oma_analysis.stats.rates import bounded_rates

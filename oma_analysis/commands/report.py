@@ -20,7 +20,7 @@ def register(group: click.Group) -> None:
                   help="The run's compare and probe exports: adds the elicitation-gap section (needs --codemap).")
     def report_cmd(input_path, out_dir, codemap, policy, confidence, threshold, gold, quiet, also):
         """Write OUT/report.html (self-contained) and OUT/report.json."""
-        from oma_analysis.ingest.inputs import load
+        from oma_analysis.ingest import load
         from oma_analysis.report import build_report
 
         loaded = load(input_path, codemap)

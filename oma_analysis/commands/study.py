@@ -118,10 +118,10 @@ def pull_study_cmd(name: str, out: str, resume: bool = True) -> None:
 def versions(export: str, codemap: str | None, out: str | None) -> None:
     """Per rubric/manual version and batch of a study pull: agreement on every question, ambiguous
     share, gold accuracy per labeller, and the questions of lowest agreement."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.stats.versions import per_version, task_versions
 
-    tables = per_version(read_input(export, codemap=codemap).frame, task_versions(export))
+    tables = per_version(load(export, codemap=codemap).frame, task_versions(export))
     for name, t in tables.items():
         click.echo(f"\n{name}\n{t.to_string(index=False) if len(t) else '(none)'}")
         if out:

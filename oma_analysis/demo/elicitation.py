@@ -175,9 +175,9 @@ def run_elicitation_demo(client, url: str, token: str, projects: Mapping[str, An
 def elicitation_inputs(client, projects: Mapping[str, Any], work, codes: CodeMap) -> dict:
     """Pull the compare and probe projects: the report's ``elicitation`` argument (frames, code
     map and the demo's simulated truth)."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.pull import pull
 
     paths = [pull(client, projects[k].id, work / f"export_{k}.json") for k in ("compare", "probe")]
-    frames = [read_input(p, codes).frame for p in paths]
+    frames = [load(p, codes).frame for p in paths]
     return {"codes": codes, "frames": frames, "truth": elicitation_truth(codes), "paths": [str(p) for p in paths]}

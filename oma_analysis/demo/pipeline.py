@@ -167,7 +167,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         echo(f"simulated labellers: {got['annotations']} annotations, {got['gold']} gold "
              f"({got['skipped_existing']} already there)")
     if report:
-        from oma_analysis.ingest.loader import read_input
+        from oma_analysis.ingest import load
         from oma_analysis.labelstudio.pull import pull
         from oma_analysis.report import build_report
         from oma_analysis.report.records import rates_records
@@ -175,7 +175,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         from oma_analysis.stats.rates import bounded_rates
 
         res.export = pull(client, review.id, work / "export.json")
-        loaded = read_input(res.export, codemap_path)
+        loaded = load(res.export, codemap_path)
         from oma_analysis.demo.elicitation import elicitation_inputs
 
         rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
@@ -231,7 +231,7 @@ def _qualification_round(client, url: str, token: str, records: list[dict], code
     """`oma qualify` and `oma feedback` on a qualification batch: every simulated labeller answers
     the demo completions not shown in the manual (project "oma review qualification"), the
     researcher answers them all as gold; decisions go to qualification.csv, pages to feedback/."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.pull import pull
     from oma_analysis.labelstudio.push import prepare, push
@@ -247,7 +247,7 @@ def _qualification_round(client, url: str, token: str, records: list[dict], code
     simulate_annotations(url, token, proj.id, labellers, truth_from_codemap(codes), overlap=len(labellers),
                          seed=seed + 1, researcher="researcher@oma.demo", gold_rate=1.0)
     export = pull(client, proj.id, work / "qualification.json")
-    frame = read_input(export, work / "codemap.json").frame
+    frame = load(export, work / "codemap.json").frame
     table = qualify(frame)
     table.to_csv(work / "qualification.csv", index=False)
     for r in table.itertuples():

@@ -57,14 +57,14 @@ def simulate_long(n_completions: int = 1000, n_workers: int = 20, per_item: int 
     label = np.where(right, truth[item], wrong)
     t0 = pd.Timestamp(start, tz="UTC")
     created = t0 + pd.to_timedelta(rng.integers(0, 28 * 86400, len(item)), unit="s")
-    comp = np.char.add("c", item.astype(str))
+    comp = np.char.mod("c%d", item)
     frame = pd.DataFrame({
-        "task": np.char.add("t", item.astype(str)), "worker": np.char.add("w", workers.astype(str)),
+        "task": np.char.mod("t%d", item), "worker": np.char.mod("w%d", workers),
         "question": RUBRIC.MISALIGNMENT, "label": np.asarray(RUBRIC.verdict_ids, dtype=object)[label],
-        "completion": comp, "prompt": np.char.add("p", prompt[item].astype(str)),
+        "completion": comp, "prompt": np.char.mod("p%d", prompt[item]),
         "model": np.asarray(models, dtype=object)[model[item]], "created_at": created,
         "ground_truth": False})
     truth_s = pd.Series(np.asarray(RUBRIC.verdict_ids, dtype=object)[truth],
-                        index=np.char.add("c", np.arange(n_completions).astype(str)))
-    acc_s = pd.Series(acc, index=np.char.add("w", np.arange(n_workers).astype(str)))
+                        index=np.char.mod("c%d", np.arange(n_completions)))
+    acc_s = pd.Series(acc, index=np.char.mod("w%d", np.arange(n_workers)))
     return Simulated(frame, truth_s, acc_s)

@@ -126,13 +126,13 @@ def estimates(export: str | Path, codemap: str | Path, policy: str = "majority",
               confidence: float = 0.95) -> dict[str, dict[str, tuple[float, float, float]]]:
     """model -> quantity -> (estimate, ci low, ci high), read back through the loader exactly as
     ``oma rates --json --codemap`` does (review bound, gap per model and variant, combined bound)."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.report.elicitation import elicitation_records, elicitation_tables
     from oma_analysis.rubric import RUBRIC
     from oma_analysis.stats.aggregate import aggregate
     from oma_analysis.stats.rates import bounded_rates
 
-    loaded = read_input(export, codemap)
+    loaded = load(export, codemap)
     out: dict[str, dict[str, tuple[float, float, float]]] = {}
     rates = bounded_rates(aggregate(loaded.frame, policy, [RUBRIC.MISALIGNMENT]), confidence)
     for r in rates.to_dict("records"):

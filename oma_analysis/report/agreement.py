@@ -78,7 +78,7 @@ def agreement_table(frame: pd.DataFrame, headline: str | None = None, n_boot: in
     f = _cols(frame)
     f = f[f["label"].notna()]
     rows = []
-    for q, sub in f.groupby(f["question"].astype(str), sort=True):
+    for q, sub in f.groupby(f["question"], sort=True):
         if q == headline:
             res = known or headline_agreement(sub, q, n_boot, seed)
         else:

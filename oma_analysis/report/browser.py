@@ -94,10 +94,10 @@ def _run_extras(frames, codes) -> dict[tuple[str, str], list[dict]]:
         if not len(fr) or "model" not in fr or "prompt" not in fr:
             continue
         f = fr[fr["model"].notna() & fr["prompt"].notna()]
-        keys = zip(f["model"].astype(str), f["prompt"].astype(str), f["task"].astype(str), f["worker"].astype(str),
-                   f["completion"].astype(str), strict=True)
+        keys = zip(f["model"], f["prompt"], f["task"], f["worker"],
+                   f["completion"], strict=True)
         ann: dict[tuple, dict] = {}
-        for (m, p, t, w, c), q, lab in zip(keys, f["question"].astype(str), f["label"].astype(str), strict=True):
+        for (m, p, t, w, c), q, lab in zip(keys, f["question"], f["label"], strict=True):
             a = ann.get((m, p, t, w))
             if a is None:
                 meta = {}
@@ -128,21 +128,21 @@ def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict],
     model and prompt (variants judged against the deployed completion, probe answers)."""
     extras = _run_extras(run_frames, codes)
     worst, middle, _ = RUBRIC.verdict_ids
-    ov = agg[agg["question"].astype(str) == RUBRIC.MISALIGNMENT]
-    by_completion = {str(c): r for c, r in zip(ov["completion"].astype(str), ov.to_dict("records"), strict=True)}
+    ov = agg[agg["question"] == RUBRIC.MISALIGNMENT]
+    by_completion = {str(c): r for c, r in zip(ov["completion"], ov.to_dict("records"), strict=True)}
     f = frame[frame["completion"].notna()] if "completion" in frame else frame.iloc[:0]
-    tasks = pd.unique(f["task"].astype(str))[:max_items]
-    f = f[f["task"].astype(str).isin(set(tasks)).to_numpy()]
+    tasks = pd.unique(f["task"])[:max_items]
+    f = f[f["task"].isin(set(tasks)).to_numpy()]
     sp = {}
     if spans is not None and len(spans):
-        for t, s in spans.groupby(spans["task"].astype(str)):
+        for t, s in spans.groupby("task"):  # the loader writes span tasks as str
             sp[t] = [{"worker": str(w), "label": str(lab), "text": str(x)}
                      for w, lab, x in zip(s["worker"], s["label"], s["text"], strict=True)]
     # one pass over plain arrays (a groupby per task and worker is far too slow at 1M annotations)
-    task_a = f["task"].astype(str).to_numpy()
-    worker_a = f["worker"].astype(str).to_numpy()
-    q_a = f["question"].astype(str).to_numpy()
-    lab_a = f["label"].astype(str).to_numpy()
+    task_a = f["task"].to_numpy()
+    worker_a = f["worker"].to_numpy()
+    q_a = f["question"].to_numpy()
+    lab_a = f["label"].to_numpy()
     gt_a = (f["ground_truth"].fillna(False).astype(bool).to_numpy() if "ground_truth" in f
             else np.zeros(len(f), bool))
     first_row: dict[str, int] = {}
@@ -150,7 +150,7 @@ def browser_data(frame: pd.DataFrame, texts: dict[str, dict], rates: list[dict],
     for i, (t, w) in enumerate(zip(task_a, worker_a, strict=True)):
         first_row.setdefault(t, i)
         per.setdefault(t, {}).setdefault(w, []).append(i)
-    comp_a, prompt_a = f["completion"].astype(str).to_numpy(), f["prompt"].to_numpy() if "prompt" in f else None
+    comp_a, prompt_a = f["completion"].to_numpy(), f["prompt"].to_numpy() if "prompt" in f else None
     model_a = f["model"].to_numpy() if "model" in f else None
     items, failures, checklist = [], set(), set()
     for task, workers in per.items():

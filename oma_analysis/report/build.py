@@ -64,7 +64,7 @@ def _agreement(frame: pd.DataFrame) -> dict:
     from oma_analysis.report.agreement import agreement_table, headline_agreement
     from oma_analysis.stats.agreement import agreement_by_category
 
-    overall = frame[frame["question"].astype(str).to_numpy() == RUBRIC.MISALIGNMENT]
+    overall = frame[frame["question"].to_numpy() == RUBRIC.MISALIGNMENT]
     head = headline_agreement(frame) if len(overall) else {}
     return {"source": "oma_analysis.report.agreement (all ratings, gold included)", "headline": head,
             "by_question": _records(agreement_table(frame, known=head or None)),

@@ -57,10 +57,10 @@ def manual_section(expected: str, given: str, expected_failures: set[str], given
 
 def _failures(frame: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
     q = RUBRIC.failure_types.question + "."
-    f = frame[frame["question"].astype(str).str.startswith(q) & (frame["label"] == "yes")]
+    f = frame[frame["question"].str.startswith(q) & (frame["label"] == "yes")]
     out: dict[tuple[str, str], set[str]] = {}
     for (task, worker), g in f.groupby(["task", "worker"], observed=True):
-        out[(str(task), str(worker))] = {s[len(q):] for s in g["question"].astype(str)}
+        out[(str(task), str(worker))] = {s[len(q):] for s in g["question"]}
     return out
 
 
@@ -76,18 +76,17 @@ def disagreements(frame: pd.DataFrame, labeller: str) -> pd.DataFrame:
     if mine.empty:
         raise OmaError(f"oma feedback: no annotations by {labeller!r} in this export")
     gold = gold_answers(frame, RUBRIC.MISALIGNMENT)
-    gold.index = gold.index.astype(str)
     others = crowd[crowd["worker"] != labeller]
-    raw = frame[(frame["question"] == RUBRIC.verdict.question) & (frame["worker"].astype(str) == labeller)]
-    raw = raw.astype({"task": str}).drop_duplicates("task").set_index("task")["label"].astype(str)
+    raw = frame[(frame["question"] == RUBRIC.verdict.question) & (frame["worker"] == labeller)]
+    raw = raw.astype({"task": str}).drop_duplicates("task").set_index("task")["label"]
     fails = _failures(frame)
     rows = []
     for task, given in mine.items():
         if task in gold.index:
             expected, source = str(gold[task]), "gold"
             exp_f = set().union(*[fs for (t, w), fs in fails.items() if t == task and
-                                  w in set(frame.loc[frame["ground_truth"] & (frame["task"].astype(str) == task),
-                                                     "worker"].astype(str))] or [set()])
+                                  w in set(frame.loc[frame["ground_truth"] & (frame["task"] == task),
+                                                     "worker"])] or [set()])
         else:
             counts = others.loc[others["task"] == task, "label"].value_counts()
             if counts.empty or (len(counts) > 1 and counts.iloc[0] == counts.iloc[1]):
@@ -118,7 +117,7 @@ def write_page(frame: pd.DataFrame, export: str | Path, labeller: str, out: str 
     texts = task_texts(export)
     base = (manual_url or DEFAULT_MANUAL_URL).rstrip("/")
     e = html.escape
-    n_tasks = frame.loc[(frame["worker"].astype(str) == labeller) & ~frame["ground_truth"], "task"].nunique()
+    n_tasks = frame.loc[(frame["worker"] == labeller) & ~frame["ground_truth"], "task"].nunique()
     parts = [f"<!doctype html><meta charset='utf-8'><title>Feedback for {e(labeller)}</title>",
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
              ".c{white-space:pre-wrap;background:#f6f6f6;padding:.6em}td,th{padding:.3em .6em;text-align:left}</style>",

@@ -18,7 +18,7 @@ __all__ = ["task_texts", "verdict_disagreements"]
 def task_texts(path: str | Path) -> dict[str, dict]:
     """task id -> ``{"messages": [...], "completion": str}`` from a Label Studio export; ``{}`` for a
     long file (it carries labels only, no texts)."""
-    from oma_analysis.ingest.loader import iter_task_data
+    from oma_analysis.ingest.formats import iter_task_data
 
     out: dict[str, dict] = {}
     try:
@@ -47,7 +47,8 @@ def verdict_disagreements(frame: pd.DataFrame, texts: dict[str, dict], top: int 
     d = disagreements(frame, top, [q], gold, only_disagreeing=True)
     if not len(d):
         return d
-    meta = frame.drop_duplicates("task").set_index(frame.drop_duplicates("task")["task"].astype(str))
+    meta = frame.drop_duplicates("task")
+    meta = meta.set_index(meta["task"].to_numpy())
     d["model"] = [meta["model"].get(t) if "model" in meta else None for t in d["task"]]
     d["user"] = [_last_user(texts.get(t, {}).get("messages", []))[:300] for t in d["task"]]
     d["completion_text"] = [texts.get(t, {}).get("completion", "")[:400] for t in d["task"]]

@@ -58,7 +58,7 @@ class Latest:
 def load_latest(start: str | Path | None = None) -> Latest:
     """Find the newest report, read its export (and code map, and the run's compare/probe exports)
     and apply the capability profiles as the report did."""
-    from oma_analysis.ingest.inputs import load
+    from oma_analysis.ingest import load
     from oma_analysis.report.profiles import apply_profiles
 
     path = find_report(start)

@@ -37,7 +37,7 @@ def forest(rates: pd.DataFrame) -> str:
         ax.errorbar(r[side], y + off, xerr=[r[side] - r[f"{side}_lo"], r[f"{side}_hi"] - r[side]],
                     fmt="o", color=colour, capsize=3,
                     label=f"{side} ({'clearly misaligned' if side == 'lower' else '+ ambiguous'})")
-    ax.set_yticks(y, r["model"].astype(str))
+    ax.set_yticks(y, r["model"])
     ax.invert_yaxis()
     ax.set_xlabel("share of completions")
     ax.set_xlim(left=0)

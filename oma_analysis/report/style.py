@@ -41,23 +41,23 @@ def style_comparison(agg: pd.DataFrame, frame: pd.DataFrame, texts: dict[str, di
     """``{"rows": [per model vs the reference: raw and style-controlled odds ratio with CI],
     "style": [coefficients of the style covariates], "note": ...}``; ``rows`` is empty with a ``note``
     saying why when the regression cannot be fitted (no texts, one model, separation)."""
-    ov = agg[agg["question"].astype(str) == RUBRIC.MISALIGNMENT]
-    comp_task = frame.drop_duplicates("completion").set_index(frame.drop_duplicates("completion")["completion"]
-                                                              .astype(str))["task"].astype(str)
-    text = [texts.get(comp_task.get(c, ""), {}).get("completion") for c in ov["completion"].astype(str)]
+    ov = agg[agg["question"] == RUBRIC.MISALIGNMENT]
+    first = frame.drop_duplicates("completion")
+    comp_task = pd.Series(first["task"].to_numpy(), index=first["completion"].to_numpy())
+    text = [texts.get(comp_task.get(c, ""), {}).get("completion") for c in ov["completion"]]
     keep = np.array([t is not None and t != "" for t in text])
     if not keep.any():
         return {"rows": [], "style": [], "note": "no completion texts in the input (a long file has labels only)"}
     ov = ov[keep]
-    models = sorted(pd.unique(ov["model"].dropna().astype(str)))
+    models = sorted(pd.unique(ov["model"].dropna()))
     if len(models) < 2:
         return {"rows": [], "style": [], "note": "one model only"}
     feats = pd.DataFrame([style_features(t) for t, k in zip(text, keep, strict=True) if k])
     worst, middle, _ = RUBRIC.verdict_ids
-    y = ov["label"].astype(str).isin([worst, middle]).to_numpy(dtype=float)
-    dummies = pd.get_dummies(pd.Categorical(ov["model"].astype(str), categories=models), drop_first=True,
+    y = ov["label"].isin([worst, middle]).to_numpy(dtype=float)
+    dummies = pd.get_dummies(pd.Categorical(ov["model"], categories=models), drop_first=True,
                              dtype=float).reset_index(drop=True)
-    groups = pd.factorize(ov["prompt"].astype(str))[0]
+    groups = pd.factorize(ov["prompt"])[0]
     style = feats.assign(log_words=(feats["log_words"] - feats["log_words"].mean()) / (feats["log_words"].std() or 1))
     style = style.loc[:, style.std() > 0]
     from scipy.stats import norm

@@ -6,7 +6,7 @@ files (streaming, spilling to disk past ``memory_limit``) and returns those coun
 (unit, category) used, or per (completion, rule question) for rates, so memory follows the number of
 units, never the number of rows. The counts then go through the very functions the in-memory path
 uses (``agreement.agreement`` on :class:`Ratings`, ``rates.bounded_rates`` on an aggregate frame),
-so the numbers agree with ``read_input(...).frame`` to rounding (tested to 1e-12).
+so the numbers agree with ``oma_analysis.ingest.load(...).frame`` to rounding (tested to 1e-12).
 
 Statistics that need who rated what (Cohen's kappa, pairwise tables, Dawid-Skene) still need the
 frame: load only the question they use (``pd.read_parquet(path, filters=[("question", "==", q)])``).
@@ -169,7 +169,7 @@ def aggregate_from_parquet(source: Source, policy: str = "majority", questions: 
     counts = got[[f"n_{v}" for v in RUBRIC.verdict_ids]].to_numpy(np.int64)
     label = labels_from_counts(counts, policy)
     out = pd.DataFrame({
-        "completion": got["u"].astype(str).to_numpy(), "question": got["q"].astype(str).to_numpy(),
+        "completion": got["u"].to_numpy(), "question": got["q"].to_numpy(),
         "model": got["m"].astype("string").fillna(NO_MODEL).to_numpy() if "model" in cols else NO_MODEL,
         "prompt": got["p"].astype("string").to_numpy() if "prompt" in cols else pd.NA,
         "label": np.asarray(RUBRIC.verdict_ids, dtype=object)[label], "severity": label,

@@ -56,7 +56,7 @@ def rule_questions(frame: pd.DataFrame) -> list[str]:
     ['obvious_misalignment', 'obvious_misalignment.failure.x']
     """
     m = RUBRIC.MISALIGNMENT
-    qs = pd.unique(frame["question"].dropna().astype(str))
+    qs = pd.unique(frame["question"].dropna())
     found = sorted(q for q in qs if q == m or q.startswith(m + "."))
     return sorted(found, key=lambda q: (q != m, q))
 
@@ -74,13 +74,13 @@ def split_verdict_rows(frame: pd.DataFrame, questions: Sequence[str] | None = No
     if "question" not in frame.columns:
         frame = frame.assign(question=RUBRIC.MISALIGNMENT)
     qs = list(questions) if questions is not None else rule_questions(frame)
-    rows = frame[frame["question"].astype(str).isin(qs).to_numpy()]
+    rows = frame[frame["question"].isin(qs).to_numpy()]
     rows = crowd_rows(rows)
-    ok = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"].astype(str)) >= 0
+    ok = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"]) >= 0
     bad = rows[~ok]
-    dropped = pd.DataFrame({"task": bad["task"].astype(str), "worker": bad["worker"].astype(str),
-                            "question": bad["question"].astype(str),
-                            "reason": "label '" + bad["label"].astype(str) + "' is not a verdict choice"})
+    dropped = pd.DataFrame({"task": bad["task"].to_numpy(), "worker": bad["worker"].to_numpy(),
+                            "question": bad["question"].to_numpy(),
+                            "reason": [f"label '{lab}' is not a verdict choice" for lab in bad["label"]]})
     return rows[ok], dropped.reset_index(drop=True)
 
 
@@ -131,9 +131,9 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
     rows, _ = split_verdict_rows(frame, questions)
     k = len(RUBRIC.verdict_ids)
     ucol = unit_column(rows) if len(rows) else "task"
-    sev = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"].astype(str))
+    sev = pd.Index(RUBRIC.verdict_ids).get_indexer(rows["label"])
     u_codes, _ = pd.factorize(rows[ucol])
-    q_codes, q_uni = pd.factorize(rows["question"].astype(str))
+    q_codes, q_uni = pd.factorize(rows["question"])
     g, _ = pd.factorize(u_codes.astype(np.int64) * max(len(q_uni), 1) + q_codes)
     n_g = int(g.max()) + 1 if len(g) else 0
     counts = np.bincount(g * k + sev, minlength=n_g * k).reshape(n_g, k)
@@ -155,15 +155,15 @@ def aggregate(frame: pd.DataFrame, policy: str = "majority", questions: Sequence
                 gi = None if gi.isna().any() or len(gi) != len(to_g) else gi.to_numpy(np.int64)
             if gi is None:
                 sub = pd.DataFrame({"task": g[sel], "worker": rows["worker"].to_numpy()[sel],
-                                    "label": rows["label"].astype(str).to_numpy()[sel]})
+                                    "label": rows["label"].to_numpy()[sel]})
                 res = dawid_skene(sub, classes=RUBRIC.verdict_ids)
                 gi = res.tasks.astype(np.int64)
             post[gi] = res.posteriors
             label[gi] = res.posteriors.argmax(axis=1)
     src = rows.iloc[first]
     out = pd.DataFrame({
-        "completion": src[ucol].astype(str).to_numpy(),
-        "question": src["question"].astype(str).to_numpy(),
+        "completion": src[ucol].to_numpy(),
+        "question": src["question"].to_numpy(),
         "model": (src["model"].astype("string").fillna(NO_MODEL).to_numpy() if "model" in src
                   else NO_MODEL),
         "prompt": (src["prompt"].astype("string").to_numpy() if "prompt" in src else pd.NA),

@@ -151,14 +151,14 @@ def gee_model_effect(agg: pd.DataFrame, count: str = "upper", reference: str | N
 
     d = agg.assign(y=binary_outcomes(agg, count).to_numpy())
     d = d[d["prompt"].notna()]
-    models = sorted(d["model"].astype(str).unique())
+    models = sorted(d["model"].unique())
     cols = ["model", "reference", "log_odds_ratio", "se", "pvalue", "or_lo", "or_hi"]
     if len(models) < 2 or d["y"].nunique() < 2:
         return pd.DataFrame(columns=cols)
     ref = reference or models[0]
     others = [m for m in models if m != ref]
-    x = np.column_stack([np.ones(len(d))] + [(d["model"].astype(str) == m).to_numpy(float) for m in others])
-    groups, _ = pd.factorize(d["prompt"].astype(str))
+    x = np.column_stack([np.ones(len(d))] + [(d["model"] == m).to_numpy(float) for m in others])
+    groups, _ = pd.factorize(d["prompt"].to_numpy())
     order = np.argsort(groups, kind="stable")  # GEE wants each cluster's rows together
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -193,7 +193,7 @@ def trend(agg: pd.DataFrame, column: str = "model_size", count: str = "upper", l
     if x.nunique() < 2 or d["y"].nunique() < 2:
         return None
     xv = np.log10(x.to_numpy(float)) if log else x.to_numpy(float)
-    groups, _ = pd.factorize(d["prompt"].astype(str))
+    groups, _ = pd.factorize(d["prompt"].to_numpy())
     order = np.argsort(groups, kind="stable")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -217,12 +217,12 @@ def compare_models(agg: pd.DataFrame, count: str = "upper", confidence: float = 
     q = question or RUBRIC.MISALIGNMENT
     if "question" in agg.columns and (agg["question"] == q).any():
         agg = agg[agg["question"] == q]
-    models = sorted(agg["model"].astype(str).unique())
+    models = sorted(agg["model"].unique())
     pairs = []
     paired = "prompt" in agg.columns and agg["prompt"].notna().any()
     for ma, mb in itertools.combinations(models, 2):
         rec: dict = {"model_a": ma, "model_b": mb}
-        sub = agg[agg["model"].astype(str).isin([ma, mb])]
+        sub = agg[agg["model"].isin([ma, mb])]
         if paired:
             m = paired_matrix(sub, [ma, mb], count)
         else:
@@ -233,8 +233,8 @@ def compare_models(agg: pd.DataFrame, count: str = "upper", confidence: float = 
             rec.update(design="paired", n_pairs=len(m), test="mcnemar" + ("-exact" if r["exact"] else ""),
                        discordant=[r["b"], r["c"]], statistic=r["statistic"], pvalue=r["pvalue"])
         else:  # no shared prompts: independent samples
-            ya = binary_outcomes(sub[sub["model"].astype(str) == ma], count)
-            yb = binary_outcomes(sub[sub["model"].astype(str) == mb], count)
+            ya = binary_outcomes(sub[sub["model"] == ma], count)
+            yb = binary_outcomes(sub[sub["model"] == mb], count)
             diff, lo, hi = newcombe_unpaired(int(ya.sum()), len(ya), int(yb.sum()), len(yb), confidence)
             tab = [[int(ya.sum()), len(ya) - int(ya.sum())], [int(yb.sum()), len(yb) - int(yb.sum())]]
             p = float(stats.fisher_exact(tab).pvalue)

@@ -67,8 +67,8 @@ def read_gold_file(path: str | Path) -> pd.DataFrame:
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
         raise OmaError(f"{path}: line {line}: empty task, label or question")
-    return pd.DataFrame({"task": g["task"].astype(str), "question": g["question"].astype(str),
-                         "gold": g["label"].astype(str)})
+    return pd.DataFrame({"task": g["task"], "question": g["question"],
+                         "gold": g["label"]})
 
 
 def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None, *,
@@ -93,8 +93,8 @@ def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
     gt = frame[is_gold(frame)]
     if gt.empty:
         return pd.DataFrame(columns=GOLD_COLUMNS)
-    question = gt["question"].astype(str) if "question" in gt.columns else RUBRIC.MISALIGNMENT
-    g = pd.DataFrame({"task": gt["task"].astype(str), "question": question, "gold": gt["label"].astype(str)})
+    question = gt["question"] if "question" in gt.columns else RUBRIC.MISALIGNMENT
+    g = pd.DataFrame({"task": gt["task"], "question": question, "gold": gt["label"]})
     g = g.groupby(["task", "question", "gold"], sort=False).size().rename("k").reset_index()
     g = g.sort_values("k", ascending=False, kind="stable")
     if ties == "drop":
@@ -109,6 +109,6 @@ def gold_labels(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
 
 def gold_for(gold: pd.DataFrame, question: str) -> pd.Series:
     """One question's gold answers from a :func:`gold_labels` table, as ``task -> label``."""
-    g = gold[gold["question"].astype(str).to_numpy() == question] if len(gold) else gold
-    return pd.Series(g["gold"].to_numpy(), index=pd.Index(g["task"].astype(str), name="task"),
+    g = gold[gold["question"].to_numpy() == question] if len(gold) else gold
+    return pd.Series(g["gold"].to_numpy(), index=pd.Index(g["task"], name="task"),
                      dtype=object, name="gold")

@@ -89,7 +89,7 @@ def dawid_skene(frame: pd.DataFrame, *, classes: Sequence[str] | None = None, n_
         raise OmaError("Dawid–Skene: no labels to fit")
     t_idx, tasks = pd.factorize(frame["task"], sort=False)
     w_idx, workers = pd.factorize(frame["worker"], sort=True)
-    labels = frame["label"].astype(str).to_numpy()
+    labels = frame["label"].to_numpy()
     if classes is None:
         classes = sorted(set(labels))
     classes = [str(c) for c in classes]

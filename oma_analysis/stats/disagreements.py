@@ -35,13 +35,13 @@ def disagreements(frame: pd.DataFrame, top: int = 20, questions: list[str] | Non
     f = frame
     if questions is None:
         ratings = {q.name for q in RUBRIC.questions.values() if q.kind == "rating"}
-        questions = [q for q in pd.unique(f["question"].astype(str)) if q not in ratings]
-    f = f[f["question"].astype(str).isin(questions).to_numpy()]
+        questions = [q for q in pd.unique(f["question"]) if q not in ratings]
+    f = f[f["question"].isin(questions).to_numpy()]
     crowd = crowd_rows(f)
-    task = crowd["task"].astype(str).to_numpy()
-    question = crowd["question"].astype(str).to_numpy()
+    task = crowd["task"].to_numpy()
+    question = crowd["question"].to_numpy()
     g, _ = pd.factorize(pd.MultiIndex.from_arrays([task, question]))
-    lab, classes = pd.factorize(crowd["label"].astype(str))
+    lab, classes = pd.factorize(crowd["label"].to_numpy())
     pair = pd.Series(1, index=pd.MultiIndex.from_arrays([g, lab])).groupby(level=[0, 1]).size()
     gi = pair.index.get_level_values(0).to_numpy()
     cnt = pair.to_numpy().astype(float)
@@ -60,16 +60,16 @@ def disagreements(frame: pd.DataFrame, top: int = 20, questions: list[str] | Non
     counts = pd.DataFrame({"g": gi, "label": np.asarray(classes, dtype=object)[
         pair.index.get_level_values(1).to_numpy()], "n": cnt.astype(int)})
     counts = counts.sort_values(["g", "n"], ascending=[True, False], kind="stable")
-    out["labels"] = (counts["label"] + ":" + counts["n"].astype(str)).groupby(counts["g"].to_numpy()).agg(
+    out["labels"] = (counts["label"] + ":" + counts["n"].map(str)).groupby(counts["g"].to_numpy()).agg(
         ", ".join).reindex(range(len(n))).to_numpy()
     gl = gold_labels(frame, gold)
     if len(gl):
         gmap = pd.Series(gl["gold"].to_numpy(), index=pd.MultiIndex.from_arrays(
-            [gl["task"].astype(str), gl["question"].astype(str)]))
+            [gl["task"], gl["question"]]))
         row_gold = gmap.reindex(pd.MultiIndex.from_arrays([task, question])).to_numpy()
         has = pd.notna(row_gold)
-        wrong = np.bincount(g[has], weights=(crowd["label"].astype(str).to_numpy()[has]
-                                             != row_gold[has].astype(str)), minlength=len(n))
+        wrong = np.bincount(g[has], weights=(crowd["label"].to_numpy()[has]
+                                             != row_gold[has]), minlength=len(n))
         n_gold = np.bincount(g[has], minlength=len(n))
         out["gold"] = gmap.reindex(pd.MultiIndex.from_arrays([out["task"], out["question"]])).to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):

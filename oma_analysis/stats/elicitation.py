@@ -218,10 +218,10 @@ def combined_bound(review: pd.DataFrame, judgements: pd.DataFrame, deployed: Ite
     (default: all). Columns: ``model, n, n_compared, k_lower, k_upper, lower, upper, lower_lo,
     lower_hi, upper_lo, upper_hi, n_variants``.
     """
-    r = review if deployed is None else review[review["completion"].astype(str).isin(set(deployed))]
+    r = review if deployed is None else review[review["completion"].isin(set(deployed))]
     gap = judgements.groupby(["model", "prompt"], observed=True)[["gap_lower", "gap_upper"]].any().reset_index()
-    gap = gap.assign(model=gap["model"].astype(str), prompt=gap["prompt"].astype(str), compared=True)
-    r = pd.DataFrame({"model": r["model"].astype(str).to_numpy(), "prompt": r["prompt"].astype(str).to_numpy(),
+    gap = gap.assign(compared=True)
+    r = pd.DataFrame({"model": r["model"].to_numpy(), "prompt": r["prompt"].to_numpy(),
                       "severity": r["severity"].to_numpy()})
     r = r.merge(gap, on=["model", "prompt"], how="left")
     compared = r["compared"].fillna(False).astype(bool)

@@ -26,9 +26,9 @@ def intent_inconsistencies(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (annotation, intent question) answered "no" beside no failure and an aligned verdict."""
     r = RUBRIC
     ca = r.verdict_best
-    q = frame["question"].astype(str)
-    lab = frame["label"].astype(str)
-    key = frame["annotation"].astype("string").fillna(frame["task"].astype(str) + "|" + frame["worker"].astype(str))
+    q = frame["question"]
+    lab = frame["label"]
+    key = frame["annotation"].astype("string").fillna(frame["task"].str.cat(frame["worker"], sep="|"))
     intents = {x.name for x in r.intent_questions}
     said_no = frame[q.isin(intents).to_numpy() & (lab == r.no).to_numpy()]
     if not len(said_no):
@@ -39,19 +39,19 @@ def intent_inconsistencies(frame: pd.DataFrame) -> pd.DataFrame:
     k = key[said_no.index]
     keep = (~k.isin(failed) & k.map(verdict).eq(ca)).fillna(False).to_numpy()
     rows = said_no[keep]
-    out = pd.DataFrame({"task": rows["task"].astype(str), "worker": rows["worker"].astype(str),
+    out = pd.DataFrame({"task": rows["task"].to_numpy(), "worker": rows["worker"].to_numpy(),
                         "annotation": rows["annotation"], "model": rows["model"] if "model" in rows else pd.NA,
-                        "question": rows["question"].astype(str), "answer": r.no, "verdict": ca,
+                        "question": rows["question"].to_numpy(), "answer": r.no, "verdict": ca,
                         "reason": f"intent {r.no}, no failure ticked, verdict {ca}"}, columns=COLUMNS)
     return out.reset_index(drop=True)
 
 
 def intent_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per intent question: how often each answer was given and how many "no"s are inconsistent."""
-    q = frame["question"].astype(str)
+    q = frame["question"]
     intents = [x.name for x in RUBRIC.intent_questions]
     sub = frame[q.isin(intents).to_numpy()]
-    counts = pd.crosstab(sub["question"].astype(str), sub["label"].astype(str)).reindex(intents, fill_value=0)
+    counts = pd.crosstab(sub["question"].to_numpy(), sub["label"].to_numpy()).reindex(intents, fill_value=0)
     bad = intent_inconsistencies(frame).groupby("question").size()
     counts["inconsistent"] = bad.reindex(counts.index, fill_value=0)
     return counts.reset_index().rename(columns={"index": "question"})

@@ -55,9 +55,9 @@ def loo_majority(rows: pd.DataFrame) -> np.ndarray:
     >>> loo_majority(rows).tolist()
     [None, None, 'x']
     """
-    labels, classes = pd.factorize(rows["label"].astype(str))
+    labels, classes = pd.factorize(rows["label"].to_numpy())
     k = len(classes)
-    key = rows["task"].astype(str) + "\x1f" + rows["question"].astype(str)
+    key = rows["task"].str.cat(rows["question"], sep="\x1f")
     g, uni = pd.factorize(key)
     counts = np.bincount(g * k + labels, minlength=len(uni) * k).reshape(len(uni), k)
     others = counts[g].copy()
@@ -82,7 +82,7 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
         d[f"ref_{c}"] = r == j
     g = d.groupby("worker", sort=True).sum()
     n = d.groupby("worker", sort=True).size()
-    out = pd.DataFrame({"worker": g.index.astype(str), "reference": reference, "n": n.to_numpy()})
+    out = pd.DataFrame({"worker": g.index, "reference": reference, "n": n.to_numpy()})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["accuracy"] = (g["agree"] / n).to_numpy()
         out["sensitivity"] = (g["tp"] / g["rp"]).to_numpy()
@@ -96,14 +96,14 @@ def _scores(worker: pd.Series, said: np.ndarray, ref: np.ndarray, reference: str
 def _verdict_rows(frame: pd.DataFrame, question: str | None) -> pd.DataFrame:
     frame = _with_question(frame)
     q = question or RUBRIC.MISALIGNMENT
-    rows = frame[frame["question"].astype(str).to_numpy() == q]
+    rows = frame[frame["question"].to_numpy() == q]
     if rows.empty:
         raise OmaError(f"no labels for question {q!r} (questions: {sorted(frame['question'].unique())[:8]})")
     return rows
 
 
 def _sev(labels) -> np.ndarray:
-    return pd.Index(RUBRIC.verdict_ids).get_indexer(pd.Series(labels, dtype=object).astype(str))
+    return pd.Index(RUBRIC.verdict_ids).get_indexer(pd.Series(labels, dtype=object))
 
 
 def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = None,
@@ -117,10 +117,10 @@ def worker_quality(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None =
     gmap = gold_for(gold_labels(frame, gold), question or RUBRIC.MISALIGNMENT)
     crowd = crowd_rows(rows)
     said = _sev(crowd["label"])
-    parts = [_scores(crowd["worker"].astype(str), said, _sev(loo_majority(crowd)), "majority")]
+    parts = [_scores(crowd["worker"], said, _sev(loo_majority(crowd)), "majority")]
     if len(gmap):
-        ref = crowd["task"].astype(str).map(gmap)
-        parts.insert(0, _scores(crowd["worker"].astype(str), said, _sev(ref.to_numpy()), "gold"))
+        ref = crowd["task"].map(gmap)
+        parts.insert(0, _scores(crowd["worker"], said, _sev(ref.to_numpy()), "gold"))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -146,19 +146,19 @@ def calibration(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = No
     crowd = crowd[crowd["created_at"].notna().to_numpy()]
     ts = pd.to_datetime(crowd["created_at"], utc=True)
     iso = ts.dt.isocalendar()
-    week = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
+    week = iso["year"].map("{}-W".format) + iso["week"].astype(int).map("{:02d}".format)
     gmap = gold_for(gold_labels(frame, gold), question or RUBRIC.MISALIGNMENT)
     if len(gmap):
-        ref = crowd["task"].astype(str).map(gmap).to_numpy()
+        ref = crowd["task"].map(gmap).to_numpy()
         reference = "gold"
     else:
         ref = loo_majority(crowd)
-        repeated = week.groupby(crowd["task"].astype(str).to_numpy()).transform("nunique") > 1
+        repeated = week.groupby(crowd["task"].to_numpy()).transform("nunique") > 1
         ref = np.where(repeated.to_numpy(), ref, None)
         reference = "majority"
     keep = pd.notna(ref)
-    d = pd.DataFrame({"worker": crowd["worker"].astype(str).to_numpy()[keep], "week": week.to_numpy()[keep],
-                      "agree": crowd["label"].astype(str).to_numpy()[keep] == ref[keep].astype(str)})
+    d = pd.DataFrame({"worker": crowd["worker"].to_numpy()[keep], "week": week.to_numpy()[keep],
+                      "agree": crowd["label"].to_numpy()[keep] == ref[keep]})
     out = d.groupby(["worker", "week"], sort=True)["agree"].agg(n="size", agreement="mean").reset_index()
     out.insert(2, "reference", reference)
     return out[cols]
@@ -220,7 +220,7 @@ def verdict_ds(frame: pd.DataFrame, gold: pd.DataFrame | str | Path | None = Non
     units = rows[ucol].to_numpy()
     gser = gold_for(gold_labels(frame, gold), q)
     if len(gser):  # gold is per task; the fit is per completion
-        to_unit = pd.Series(units, index=rows["task"].astype(str).to_numpy())
+        to_unit = pd.Series(units, index=rows["task"].to_numpy())
         to_unit = to_unit[~to_unit.index.duplicated()].reindex(gser.index)
         ok = to_unit.notna().to_numpy()
         gser = pd.Series(gser.to_numpy()[ok], index=to_unit.to_numpy()[ok])

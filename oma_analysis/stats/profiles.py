@@ -280,9 +280,9 @@ def apply_profile(frame: pd.DataFrame, profile: pd.DataFrame,
     add = frame.iloc[src].reset_index(drop=True)  # keeps every column's dtype
     for col, values in (("question", new_q), ("label", new_lab)):
         dt = frame[col].dtype
-        if isinstance(dt, pd.CategoricalDtype):  # the loader's large-frame dtype: compare as strings
-            kept = kept.assign(**{col: kept[col].astype("string")})
-            dt = "string"
+        if isinstance(dt, pd.CategoricalDtype):  # the loader's dtype: keep it, new labels may add categories
+            dt = pd.CategoricalDtype(dt.categories.union(pd.Index(values, dtype="str").unique()))
+            kept = kept.assign(**{col: kept[col].cat.set_categories(dt.categories)})
         add[col] = pd.array(values, dtype=dt)
     out = pd.concat([kept, add], ignore_index=True)
     changes = pd.DataFrame([[mdl, *v] for mdl, v in sorted(per_model.items())], columns=CHANGE_COLUMNS)
@@ -296,7 +296,7 @@ def declarations_profile(codes: Mapping[str, Mapping[str, Any]] | None, frame: p
     when given (the probe/variant evidence plugs in here)."""
     meta = model_metadata(codes or {})
     if frame is not None and "model" in frame:
-        for mdl in pd.unique(frame["model"].dropna().astype(str)):
+        for mdl in pd.unique(frame["model"].dropna()):
             meta.setdefault(str(mdl), {})
     return build_profile(evidence, meta, threshold, confidence)
 

@@ -77,10 +77,10 @@ def scored_items(frame: pd.DataFrame, question: str | None = None) -> pd.DataFra
     question = question or RUBRIC.MISALIGNMENT
     gold = gold_answers(frame, question)
     crowd = crowd_rows(frame)
-    lab = crowd[(crowd["question"] == question) & crowd["task"].astype(str).isin(gold.index)]
+    lab = crowd[(crowd["question"] == question) & crowd["task"].isin(gold.index)]
     lab = lab[["worker", "task", "label", "created_at"]].astype({"worker": str, "task": str, "label": str})
     lab = lab.drop_duplicates(["worker", "task"])
-    lab["gold"] = lab["task"].map(gold).astype(str)
+    lab["gold"] = lab["task"].map(gold)
     lab["correct"] = lab["label"] == lab["gold"]
     return lab.sort_values(["worker", "created_at", "task"], na_position="last").reset_index(drop=True)
 

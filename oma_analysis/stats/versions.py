@@ -45,13 +45,13 @@ def per_version(frame: pd.DataFrame, versions: pd.DataFrame) -> dict[str, pd.Dat
     agree = []
     for key, g in labellers.groupby([*KEYS, "question"], observed=True, sort=True):
         if g["task"].duplicated().any():  # some task has two answers: agreement is defined
-            res = percent_agreement(g[["task", "worker", "label"]].astype(str))
+            res = percent_agreement(g[["task", "worker", "label"]])
             if res.n_units:
                 agree.append({**dict(zip([*KEYS, "question"], key, strict=True)), "agreement": res.value,
                               "units": res.n_units})
     agreement = pd.DataFrame(agree, columns=[*KEYS, "question", "agreement", "units"])
     v = labellers[labellers["question"] == RUBRIC.MISALIGNMENT]
-    ambiguous = (v.assign(amb=v["label"].astype(str) == RUBRIC.verdict_middle)
+    ambiguous = (v.assign(amb=v["label"] == RUBRIC.verdict_middle)
                  .groupby(KEYS, observed=True)["amb"].agg(["mean", "size"])
                  .rename(columns={"mean": "ambiguous_share", "size": "answers"}).reset_index())
     items = scored_items(f).merge(versions, on="task")

@@ -140,9 +140,9 @@ def ratings_from_frame(frame: pd.DataFrame, question: str | None = None,
         raise ValueError(f"no ratings for question {question!r}")
     before = len(df)
     df = df.drop_duplicates(["task", "worker"], keep="last")
-    unit, unit_ids = pd.factorize(df["task"].astype(str), sort=False)
-    worker, worker_ids = pd.factorize(df["worker"].astype(str), sort=True)
-    labels = df["label"].astype(str).to_numpy()
+    unit, unit_ids = pd.factorize(df["task"].to_numpy(), sort=False)
+    worker, worker_ids = pd.factorize(df["worker"].to_numpy(), sort=True)
+    labels = df["label"].to_numpy()
     seen = list(pd.unique(labels))
     if categories is None:
         categories = category_order(question, seen)
