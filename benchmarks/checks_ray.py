@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,6 +101,7 @@ def main() -> None:
         d = Path(d)
         shards = write_shards(d, n, n_shards)
         plain = timed_run(shards, d / "plain", None)
+        print(f"plain loop {plain:.1f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         ref = read_results(d / "plain")
         pairs, identical = [], True
         for r in range(repeat):
@@ -107,6 +109,7 @@ def main() -> None:
             for w in ((1, 2) if r % 2 == 0 else (2, 1)):  # alternate the order: load drifts
                 out = d / f"ray{w}-{r}"
                 t[w] = timed_run(shards, out, w, chunk)
+                print(f"pair {r}: {w} worker(s) {t[w]:.1f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
                 identical &= bool(ref.equals(read_results(out)))
                 shutil.rmtree(out)
             pairs.append((t[1], t[2]))
