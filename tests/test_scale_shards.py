@@ -150,3 +150,16 @@ def test_parquet_shard_equals_jsonl_shard(tmp_path: Path) -> None:
     run_shards(str(tmp_path / "b" / "*.parquet"), tmp_path / "rb")
     a, b = read_results(tmp_path / "ra"), read_results(tmp_path / "rb")
     assert a.drop(columns="shard").equals(b.drop(columns="shard")) and len(a) == 2
+
+
+def test_worker_warm_up_loads_every_check_model() -> None:
+    """A Ray worker (``ChunkChecker``) loads the check models in ``__init__``, once, so no chunk
+    pays for them: the language identifier and the offensive-language model are cached after it."""
+    from oma_analysis.checks import language, offensive
+    from oma_analysis.scale.shards import ChunkChecker
+
+    loaders = (language._identifier, offensive._model, offensive._linear)
+    for f in loaders:
+        f.cache_clear()
+    ChunkChecker()
+    assert [f.cache_info().currsize for f in loaders] == [1, 1, 1]

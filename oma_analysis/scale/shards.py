@@ -231,6 +231,34 @@ def check_chunk(batch: pd.DataFrame, classifier: str | None = None) -> pd.DataFr
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 
+#: records that exercise every model-backed check (language id, offensive-language model, IFEval
+#: instruction checks, the prompt parser), so a worker loads its models before the first chunk
+_WARM = [
+    {"prompt": "Answer in English, all lowercase, in two paragraphs. Do not use any commas.",
+     "response": "the sea is big and blue today and the waves are high.\n\nwe went home after lunch.",
+     "instruction_id_list": ["change_case:english_lowercase", "punctuation:no_comma"], "kwargs": [{}, {}]},
+    {"prompt": "Réponds en français, en deux phrases.", "response": "Sure! Here is my answer in English, damn it."},
+]
+
+
+def warm_up(classifier: str | None = None) -> None:
+    """Load the check models in this process (what the first record would otherwise pay)."""
+    check_batch(pd.DataFrame({"shard": "warm-up", "line": range(1, len(_WARM) + 1),
+                              "record": [json.dumps(r) for r in _WARM]}), classifier)
+
+
+class ChunkChecker:
+    """Ray Data's callable class: one per worker (an actor pool), which loads the check models once
+    in ``__init__`` instead of in the first task, then checks one chunk per call."""
+
+    def __init__(self, classifier: str | None = None) -> None:
+        self.classifier = classifier
+        warm_up(classifier)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        return check_chunk(batch, self.classifier)
+
+
 def local_ray_options(workers: int | None = None) -> dict:
     """``ray.init`` options for a private local Ray. Ray runs its workers at nice 15 by default;
     on a machine shared with other jobs they then get a sliver of the CPU (measured here: 3x slower
@@ -283,9 +311,12 @@ def _ray_results(todo: list[tuple[Path, str]], address: str | None, workers: int
                 yield f, key, _plain(rows, classifier)
 
         if items:
+            # An actor pool of one worker per CPU: each loads the models once (ChunkChecker.__init__)
+            # and keeps them for every chunk it gets; tasks would reload them whenever Ray hands a
+            # chunk to a fresh worker process.
             ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-                check_chunk, batch_size=1, batch_format="pandas", fn_kwargs={"classifier": classifier},
-                compute=ray.data.TaskPoolStrategy(size=n_cpu))
+                ChunkChecker, batch_size=1, batch_format="pandas",
+                fn_constructor_kwargs={"classifier": classifier}, compute=ray.data.ActorPoolStrategy(size=n_cpu))
             for b in ds.iter_batches(batch_size=None, batch_format="pandas"):
                 shard_col = b["shard"].astype(str).to_numpy()
                 starts = [0] + [i for i in range(1, len(b)) if shard_col[i] != shard_col[i - 1]] + [len(b)]
