@@ -395,7 +395,7 @@ def _gunicorn_pids(master: int) -> list[int]:
 
 
 def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path, retrain_every: int = 3,
-                     timeout: float = 90.0) -> dict:
+                     timeout: float = 600.0) -> dict:
     """Start the backend on a published model, trigger a long retrain, SIGKILL gunicorn's master and
     workers while the new version is being written, restart, and check that the previous model
     serves and no half-written version became ``current``."""
@@ -414,6 +414,8 @@ def kill_mid_retrain(*, ls_url: str, ls_token: str, project: Project, work: Path
     try:
         replies = post_webhooks(st.url, project, retrain_every)
         out["retrain_started"] = any(r.get("retrain") == "started" for r in replies)
+        # An event (the hidden version dir appears), capped by ``timeout``: the pull and the start of
+        # fine-tuning take seconds on an idle machine and minutes when the cores are shared.
         deadline = time.monotonic() + timeout
         partial: list[str] = []
         while time.monotonic() < deadline and not partial:
