@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -77,6 +78,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=None, help="IFEval dir (default ../shared/datasets/ifeval)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir with the trained model (for profiling)")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import requests
@@ -215,6 +217,10 @@ def main() -> None:
     print(f"/predict 32-task batches (128 tokens): {report['ours_seq_per_s']} seq/s vs fp32 per-task loop "
           f"{report['peer_seq_per_s']} seq/s", file=sys.stderr)
     print(json.dumps(report))
+    if args.keep:
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

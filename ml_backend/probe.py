@@ -1,34 +1,38 @@
 """Ask the *evaluated* model a labeller's probe (interactive pre-annotation of probe.xml).
 
-The generator is configured by ``OMA_PROBE_MODEL``: ``hf:PATH`` (local transformers causal LM) or
-``openai:BASE_URL#MODEL`` (any OpenAI-compatible server), through ``oma_analysis.generate``. One
-generator per process, loaded on first use and shared by all requests (a lock serialises calls,
-because a transformers model is not safe to call from several threads at once).
+The generator is configured by ``OMA_PROBE_MODEL``, any spec ``oma generate`` takes (``local:NAME``
+for a packaged model such as ``local:smollm2-135m-instruct``, ``hf:PATH``, ``gguf:FILE`` or
+``openai:BASE_URL#MODEL``), built by the one constructor ``oma_analysis.generate.backends.make_generator``
+and called through the one ``Generator`` protocol. One generator per process, loaded on first use
+and shared by all requests (a lock serialises calls, because a transformers model is not safe to
+call from several threads at once).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_backend.spec import BadPayload, ConfigSpec
 from oma_analysis import OmaError
 
+if TYPE_CHECKING:
+    from oma_analysis.generate.backends import Generator
+
 _lock = threading.Lock()
-_generators: dict[str, Any] = {}
+_generators: dict[str, Generator] = {}
 
 
 def probe_model() -> str | None:
     return os.environ.get("OMA_PROBE_MODEL") or None
 
 
-def _generator(spec: str) -> Any:
-    from oma_analysis.generate.backends import HFGenerator, OpenAIGenerator, parse_model
+def _generator(spec: str) -> Generator:
+    from oma_analysis.generate.backends import make_generator
 
     if spec not in _generators:
-        kind, location, name = parse_model(spec)
-        _generators[spec] = HFGenerator(location, device="cpu") if kind == "hf" else OpenAIGenerator(location, name)
+        _generators[spec] = make_generator(spec, device="cpu")
     return _generators[spec]
 
 
@@ -40,7 +44,7 @@ def ask(text: str, *, model: str | None = None, seed: int = 0) -> str:
 
     spec = model or probe_model()
     if not spec:
-        raise OmaError("no evaluated model configured for probing: set OMA_PROBE_MODEL=hf:PATH "
+        raise OmaError("no evaluated model configured for probing: set OMA_PROBE_MODEL=local:NAME, hf:PATH "
                        "or openai:BASE_URL#MODEL")
     params = GenParams(temperature=float(os.environ.get("OMA_PROBE_TEMPERATURE", "0")),
                        max_new_tokens=int(os.environ.get("OMA_PROBE_MAX_TOKENS", "256")))
@@ -48,10 +52,7 @@ def ask(text: str, *, model: str | None = None, seed: int = 0) -> str:
     messages = [{"role": "user", "content": text}]
     with _lock:
         gen = _generator(spec)
-        p = params.for_variant(v)
-        if hasattr(gen, "generate_one"):
-            return gen.generate_one(messages, v, p, seed).text
-        return gen.generate([messages], v, p, seed)[0].text
+        return gen.generate([messages], v, params.for_variant(v), seed)[0].text
 
 
 def probe_text(context: Any, spec: ConfigSpec) -> str | None:

@@ -9,6 +9,15 @@ is trained on one labeller's labels. A project whose data must not be trained on
 used for training) is never pulled for training; a study with nothing else refuses with that
 reason in ``/status``.
 
+**A study of isolated workspaces** (``oma study``: one Label Studio per labeller, each with its
+own database, admin token and project ids that collide across servers): with ``OMA_STUDY`` (the
+study's name in ``$OMA_HOME/studies``, or its directory) the study file, not the ``/setup`` calls,
+says what is trained on. A retrain pulls every labeller's workspace (and the researcher's gold
+project) with ``study.pull_study``, the same merge the analysis reads, so each task's labels from
+all its labellers are aggregated together; the researcher's gold answers are left out of the
+training labels (the labellers' labels of gold tasks are used). The poller sums each workspace's
+annotation count.
+
 **Triggers.** New labels are counted per study: by a poller (one per models directory, across
 gunicorn workers) that asks Label Studio for each project's annotation count every
 ``OMA_POLL_S`` seconds, and by ``/webhook`` calls that carry the backend's credentials. Label
@@ -112,7 +121,18 @@ def public_status() -> dict:
             "retrains_started": int(counts.get("started", 0)), "retrain_queued": bool(counts.get("queued")),
             "study": {pid: {k: v for k, v in p.items() if k in ("kind", "no_training")}
                       for pid, p in study().items()},
-            "retrain": st}
+            "retrain": st, **_study_summary()}
+
+
+def _study_summary() -> dict:
+    """With ``OMA_STUDY``: the study's name and its number of workspaces (no URLs, no e-mails)."""
+    if study_file_name() is None:
+        return {}
+    try:
+        st = load_study()
+    except OmaError as exc:
+        return {"oma_study": {"error": _scrub(str(exc))}}
+    return {"oma_study": {"name": st.name, "workspaces": len(st.team)}} if st is not None else {}
 
 
 # ---- study ------------------------------------------------------------------------------------
@@ -141,6 +161,24 @@ def join_study(project: int, kind: str, extra_params: dict | None, *, keep_exist
 def remember_setup(hostname: str, access_token: str) -> None:
     if hostname and access_token:
         _setup_client.update(hostname=hostname, access_token=access_token)
+
+
+def study_file_name() -> str | None:
+    return os.environ.get("OMA_STUDY") or None
+
+
+def load_study() -> Any | None:
+    """The ``oma study`` this backend retrains on (``OMA_STUDY``: a name under $OMA_HOME/studies or a
+    study directory), or None in the one-server mode."""
+    from oma_analysis.labelstudio.study import STUDY_FILE, Study
+
+    name = study_file_name()
+    if name is None:
+        return None
+    path = Path(name)
+    if (path / STUDY_FILE).is_file():
+        return Study.load(path.name, path.parent.parent)  # <home>/studies/<name>/study.json
+    return Study.load(name)
 
 
 # ---- counting and the single queue ---------------------------------------------------------------
@@ -218,7 +256,8 @@ def _run(lock_fh: Any) -> None:
             except Exception as exc:  # a failed retrain leaves the old model live; say why
                 logger.exception("retrain failed")
                 _write(root / STATUS, {"state": "failed", "started": started, "finished": time.time(),
-                                       "error": _scrub(f"{type(exc).__name__}: {exc}")})
+                                       "error": _scrub(f"{type(exc).__name__}: {exc}"),
+                                       **getattr(exc, "read", {})})
             if not _next_or_release(root, lock_fh):
                 return
     except BaseException:
@@ -298,16 +337,20 @@ def poll_once(client: Any | None = None) -> dict:
     labels (a project seen for the first time brings all its labels) and request a retrain when
     due. Returns what it saw."""
     root = models_dir()
-    projects = [int(p) for p, v in study().items() if v.get("kind") == "review"]
-    if not projects:
-        return {"projects": 0, "new": 0, "retrain": None}
-    client = client or _client()
-    totals = {}
-    for pid in projects:
-        try:
-            totals[str(pid)] = int(client.projects.get(id=pid).total_annotations_number or 0)
-        except Exception as exc:  # a deleted project, a restart of Label Studio: try again next time
-            logger.warning("poll: project %s: %s", pid, type(exc).__name__)
+    st = load_study()
+    totals: dict[str, int] = {}
+    if st is not None:
+        totals = _study_totals(st)
+    else:
+        projects = [int(p) for p, v in study().items() if v.get("kind") == "review"]
+        if not projects:
+            return {"projects": 0, "new": 0, "retrain": None}
+        client = client or _client()
+        for pid in projects:
+            try:
+                totals[str(pid)] = int(client.projects.get(id=pid).total_annotations_number or 0)
+            except Exception as exc:  # a deleted project, a restart of Label Studio: try again next time
+                logger.warning("poll: project %s: %s", pid, type(exc).__name__)
     with _flocked(root / COUNTS_LOCK):
         counts = _read(root / COUNTS)
         seen = counts.get("seen", {})
@@ -316,6 +359,24 @@ def poll_once(client: Any | None = None) -> dict:
         _write(root / COUNTS, counts)
     due = _add_labels(new) if new else False
     return {"projects": len(totals), "new": new, "retrain": request_retrain() if due else None}
+
+
+def _study_totals(st: Any) -> dict[str, int]:
+    """Annotation count of each labeller's workspace project (keyed ``ws:<slug>``: project ids
+    repeat across workspaces), each asked with that workspace's own admin token."""
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.workspaces import slug
+
+    totals = {}
+    for ws in st.team:
+        if ws.project_id is None:
+            continue
+        try:
+            proj = connect(ws.url, ws.admin_token(), timeout=30).projects.get(id=ws.project_id)
+            totals[f"ws:{slug(ws.email)}"] = int(proj.total_annotations_number or 0)
+        except Exception as exc:  # a workspace that is down: try again next time
+            logger.warning("poll: a workspace of study %s: %s", st.name, type(exc).__name__)
+    return totals
 
 
 def start_poller() -> threading.Thread | None:
@@ -358,6 +419,9 @@ def retrain() -> dict:
     from oma_analysis.classifier.export import training_frame
     from oma_analysis.labelstudio.pull import pull
 
+    st = load_study()
+    if st is not None:
+        return _retrain_study(st)
     members = {int(p): v for p, v in study().items() if v.get("kind") == "review"}
     refused = {p: v["no_training"] for p, v in members.items() if v.get("no_training")}
     allowed = sorted(p for p in members if p not in refused)
@@ -397,7 +461,51 @@ def retrain() -> dict:
             "evidence_precision_recall": json.loads(pr.to_json(orient="records"))}
 
 
-def _evidence_and_labels(export: Path, project: int) -> tuple[Any, Any]:
+class RetrainRefused(OmaError):
+    """Training refused (e.g. too few labelled tasks); ``read`` says what was read, for /status."""
+
+    def __init__(self, message: str, read: dict) -> None:
+        super().__init__(message)
+        self.read = read
+
+
+def _retrain_study(st: Any) -> dict:
+    """``retrain`` for an ``oma study``: every labeller's workspace, merged by task key."""
+    from oma_analysis.classifier import evidence_precision_recall, from_long_frame, train
+    from oma_analysis.classifier.export import task_texts
+    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.labelstudio.study import pull_study
+
+    if st.kind != "review":
+        raise OmaError(f"study {st.name!r} is a {st.kind} study; only review labels train the classifier")
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=root) as tmp:
+        merged = Path(tmp) / "study.json"
+        pulled = pull_study(st, merged, resume=False)
+        frame = read_input(merged).frame
+        crowd = frame[~frame["ground_truth"].astype(bool)]  # the researcher's gold answers: not training labels
+        data = from_long_frame(crowd, task_texts(merged))
+        ev, labels = _evidence_and_labels(merged, st.name)
+    read = {"study": st.name, "workspaces_read": len(st.team), "labels_read": int(sum(pulled.annotations.values())),
+            "gold_left_out": int(pulled.gold_annotations), "foreign_left_out": len(pulled.foreign),
+            "n_tasks": int(len(data))}
+    if data.empty or len(data) < 4 or data["label"].nunique() < 2:
+        got = sorted(data["label"].unique().tolist()) if len(data) else []
+        raise RetrainRefused(f"study {st.name}: {len(data)} task(s) with a clear majority (labels {got}); "
+                             "need at least 4 and both labels", read)
+    data = data.assign(task=f"{st.name}:" + data["task"].astype(str))
+    res = train(data, root, gate=True, **train_kwargs())
+    pr = evidence_precision_recall(ev, labels)
+    card = res.card
+    return {"served": res.served, "version": res.path.name if res.path else None, "gate": card.get("gate"),
+            **read, "held_out_n": card.get("held_out_n"), "auroc": card.get("auroc"),
+            "accuracy": card.get("accuracy"), "temperature": card.get("temperature"), "ece": card.get("ece"),
+            "ece_uncalibrated": card.get("ece_uncalibrated"),
+            "evidence_precision_recall": json.loads(pr.to_json(orient="records"))}
+
+
+def _evidence_and_labels(export: Path, project: int | str) -> tuple[Any, Any]:
     """(``task, kind`` of the evidence the backend shows, long-frame labels with ``saw_verdict``)
     for one export; task ids prefixed with the project so projects don't collide."""
     import pandas as pd

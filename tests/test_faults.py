@@ -126,29 +126,58 @@ def test_push_killed_then_resumed_without_duplicates(own_ls, tmp_path):
     print(f"resumed: {N_TASKS - stored} created, {stored} skipped, 0 duplicates")
 
 
+def batch_seconds(url: str, token: str, label_config_kind: str = "review") -> float:
+    """How long this machine takes right now to import one 50-task batch (the slowest of two, after a
+    warm-up): the unit the stall test scales its client timeout and the stall to, so that a busy
+    machine lengthens the windows instead of turning a slow answer into a failure."""
+    admin = connect(url, token)
+    proj = create_or_update(admin, label_config_kind, title="faults calibration")
+    tasks = prepare(built_tasks(150, "cal"), proj.label_config, CodeMap(), "mem")
+    times = []
+    for i in range(3):
+        t = time.monotonic()
+        push(admin, proj.id, tasks[50 * i:50 * (i + 1)], batch_size=50)
+        times.append(time.monotonic() - t)
+    return max(times[1:])
+
+
 def test_stalled_server_push_completes_without_duplicates(own_ls):
     """SIGSTOP for longer than the client's timeout: requests time out, some reach the server once
-    it resumes, and the retried batches must not double them."""
+    it resumes, and the retried batches must not double them. The client timeout and the stall are
+    scaled to a batch import measured at test start (a busy machine gets longer windows; the stall
+    always outlasts the client timeout, and the guarantee, every task exactly once, is unchanged)."""
+    batch_s = batch_seconds(own_ls["url"], own_ls["token"])
+    timeout = max(2.0, 3.0 * batch_s)  # a healthy batch fits 3x; a stalled one cannot
+    stall = timeout + 3.0
     admin = connect(own_ls["url"], own_ls["token"])
     proj = create_or_update(admin, "review", title="faults stall")
     tasks = prepare(built_tasks(600, "s"), proj.label_config, CodeMap(), "mem")
-    client = connect(own_ls["url"], own_ls["token"], timeout=2.0)
+    client = connect(own_ls["url"], own_ls["token"], timeout=timeout)
     box: dict = {}
-    th = threading.Thread(target=lambda: box.update(res=push(client, proj.id, tasks, batch_size=50)))
+
+    def run() -> None:
+        try:
+            box["res"] = push(client, proj.id, tasks, batch_size=50)
+        except BaseException as exc:  # shown by the assertion below instead of lost in the thread
+            box["error"] = exc
+
+    th = threading.Thread(target=run)
     th.start()
     try:
-        wait_for_tasks(admin, proj.id, 150)
+        wait_for_tasks(admin, proj.id, 150, timeout=max(120.0, 60 * batch_s))
         os.killpg(pid(own_ls), signal.SIGSTOP)
-        time.sleep(5.0)
+        time.sleep(stall)
     finally:
         os.killpg(pid(own_ls), signal.SIGCONT)
-    th.join(timeout=180)
+    th.join(timeout=max(180.0, 200 * batch_s))
     assert not th.is_alive()
+    assert "error" not in box, f"{box.get('error')!r} (batch {batch_s:.2f} s, client timeout {timeout:.1f} s)"
     res = box["res"]
     assert res.created == 600 and res.skipped == 0
     keys = keys_in(admin, proj.id)
     assert len(set(keys)) == 600 and len(keys) == 600
-    print(f"\nstalled 5 s mid-push: all 600 tasks once (duplicates removed afterwards: {res.duplicates_removed})")
+    print(f"\nbatch of 50 took {batch_s:.2f} s; client timeout {timeout:.1f} s; stalled {stall:.1f} s mid-push: "
+          f"all 600 tasks once (duplicates removed afterwards: {res.duplicates_removed})")
 
 
 def test_pull_never_leaves_a_partial_export(own_ls, tmp_path):
