@@ -72,22 +72,28 @@ def _rubric_entries() -> list[tuple[str, str]]:
 
 
 class _Matcher:
-    def __init__(self, entries: list[tuple[str, str]]):
+    """TF-IDF cosine of a question against each entry's text and, weighted higher, its name (a
+    section's page and heading say what it is about; a long body dilutes its own words)."""
+
+    def __init__(self, entries: list[tuple[str, str]], name_weight: float = 0.0):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.names = [n for n, _ in entries]
+        self.w = name_weight
         self.vec = TfidfVectorizer(stop_words="english", sublinear_tf=True)
-        self.mat = self.vec.fit_transform([t for _, t in entries])
+        self.mat = self.vec.fit_transform([f"{n} {t}" for n, t in entries])
+        self.heads = self.vec.transform([re.sub(r"[-_>./`]", " ", n) for n in self.names])
 
     def best(self, text: str) -> tuple[str, float]:
-        sims = (self.mat @ self.vec.transform([text]).T).toarray().ravel()
+        q = self.vec.transform([text]).T
+        sims = (1 - self.w) * (self.mat @ q).toarray().ravel() + self.w * (self.heads @ q).toarray().ravel()
         i = int(sims.argmax())
         return self.names[i], float(sims[i])
 
 
 def classify(texts: list[str], docs: Path) -> list[tuple[str, str]]:
     """(rubric question, manual section) for each question text."""
-    rq, ms = _Matcher(_rubric_entries()), _Matcher(sections(docs))
+    rq, ms = _Matcher(_rubric_entries()), _Matcher(sections(docs), name_weight=0.6)
     names = sorted({n for n, _ in _rubric_entries()}, key=len, reverse=True)
     out = []
     for t in texts:
