@@ -12,7 +12,7 @@ from pathlib import Path
 
 from oma_analysis.rubric import RUBRIC
 
-QUESTION = "The user asked for 'a short answer' and got five sentences: is that too long, or fine?"
+QUESTION = "The user asked for 'a short answer' and got five sentences: does that fail the length intent?"
 ANSWER = ("Judge length against what the request implies: 'short' means a sentence or two, so five "
           "sentences fail the length intent when nothing else in the request asks for detail.")
 

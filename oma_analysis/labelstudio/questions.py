@@ -65,7 +65,8 @@ def sections(docs: Path) -> list[tuple[str, str]]:
 def _rubric_entries() -> list[tuple[str, str]]:
     out = []
     for q in RUBRIC.questions.values():
-        if q.task == "review" and q.name != RUBRIC.labeller_question:
+        # the questions a labeller answers by choosing (spans, ratings and free text are not asked about)
+        if q.task == "review" and q.kind in ("single", "multi"):
             words = " ".join([q.name.replace("_", " "), q.prompt, *(c.label for c in q.choices or ())])
             out.append((q.name, words))
     return out
@@ -84,22 +85,28 @@ class _Matcher:
         self.mat = self.vec.fit_transform([f"{n} {t}" for n, t in entries])
         self.heads = self.vec.transform([re.sub(r"[-_>./`]", " ", n) for n in self.names])
 
-    def best(self, text: str) -> tuple[str, float]:
+    def best(self, text: str, among: list[int] | None = None) -> tuple[str, float]:
         q = self.vec.transform([text]).T
         sims = (1 - self.w) * (self.mat @ q).toarray().ravel() + self.w * (self.heads @ q).toarray().ravel()
+        if among:
+            sims[[i for i in range(len(sims)) if i not in set(among)]] = -1.0
         i = int(sims.argmax())
         return self.names[i], float(sims[i])
 
 
 def classify(texts: list[str], docs: Path) -> list[tuple[str, str]]:
     """(rubric question, manual section) for each question text."""
-    rq, ms = _Matcher(_rubric_entries()), _Matcher(sections(docs), name_weight=0.6)
+    secs = sections(docs)
+    rq, ms = _Matcher(_rubric_entries()), _Matcher(secs, name_weight=0.6)
     names = sorted({n for n, _ in _rubric_entries()}, key=len, reverse=True)
     out = []
     for t in texts:
         named = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", t)), None)
         q, qs = (named, 1.0) if named else rq.best(t)
-        s, ss = ms.best(t)
+        # the section: the question's words plus the wording of the rubric question it is about
+        # (a question naming an id: among the sections that name it too)
+        among = [i for i, (_, body) in enumerate(secs) if f"`{named}`" in body] if named else None
+        s, ss = ms.best(f"{t} {RUBRIC.questions[q].prompt if q in RUBRIC.questions and qs > 0 else ''}", among)
         out.append((q if qs > 0 else "(general)", s if ss > 0 else "(no section)"))
     return out
 
