@@ -106,3 +106,17 @@ def test_cli_compare_rounds(pool, tmp_path):
     assert out["comparable"] is False and "task types" in out["verdict"]
     res = CliRunner().invoke(main, ["prompts", "drift", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl")])
     assert res.exit_code == 0 and "comparable" in res.output
+
+
+def test_quotas_from_a_run_spec(tmp_path):
+    import yaml
+
+    from oma_analysis import OmaError
+    from oma_analysis.prompts.briefs import read_quotas
+
+    p = tmp_path / "spec.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "briefs": {"quotas": {"code": 1, "translation": 3}}}))
+    assert read_quotas(p) == {"code": 0.25, "translation": 0.75}
+    p.write_text(yaml.safe_dump({"briefs": {"quotas": {"wikipedia": 1}}}))
+    with pytest.raises(OmaError, match="quotas.wikipedia"):
+        read_quotas(p)

@@ -26,6 +26,7 @@ Spec::
     usage_policy: "..."             # recorded in the manifest
     auto: {min_rate: 0.5}
     push: false                     # or {title_prefix: "..."}: `oma tasks push` to $OMA_HOME's server
+    briefs: {quotas: {code: 0.5, translation: 0.5}}   # `oma prompts brief --quotas SPEC` (task-type mix)
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from oma_analysis.prompts.records import PromptRecord
 
 PROMPT_SOURCES = ("core", "templated", "ifeval", "file", "written")
 TOP_FIELDS = ("name", "seed", "out", "models", "prompts", "variants", "samples", "generation", "tasks",
-              "labellers", "usage_policy", "auto", "push")
+              "labellers", "usage_policy", "auto", "push", "briefs")
 GEN_FIELDS = ("max_new_tokens", "batch_size", "temperature", "top_p")
 TASK_KINDS = ("review", "compare")
 
