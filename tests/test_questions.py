@@ -126,21 +126,22 @@ def test_questions_queue_answer_faq_and_effect(loop, study_run, label_studio):
     row = json.loads(res.stdout)[0]
     data = json.loads(export.read_text())
     expect = {}
-    for side, keys, version in (("before", batch_a, old), ("after", batch_b, new)):
-        per_task = []
+    for side, version in (("before", old), ("after", new)):
+        per_task = []  # every task labelled under that manual version (the study's first batches too)
         for t in data:
-            if t["data"][TASK_KEY] in keys:
-                assert t["oma"]["manual_version"] == version
-                labels = [next(r["value"]["choices"][0] for r in a["result"] if r["from_name"] == INTENT)
-                          for a in t["annotations"] if not a["ground_truth"]]
-                if len(labels) >= 2:
-                    pairs = list(combinations(labels, 2))
-                    per_task.append(sum(x == y for x, y in pairs) / len(pairs))
+            if t["oma"]["manual_version"] != version:
+                continue
+            assert t["data"][TASK_KEY] not in (batch_b if side == "before" else batch_a)
+            labels = [r["value"]["choices"][0] for a in t["annotations"] if not a["ground_truth"]
+                      for r in a["result"] if r["from_name"] == INTENT]
+            if len(labels) >= 2:
+                pairs = list(combinations(labels, 2))
+                per_task.append(sum(x == y for x, y in pairs) / len(pairs))
         expect[side] = (sum(per_task) / len(per_task), len(per_task))
     assert row["rubric_question"] == INTENT
     assert (row["agreement_before"], row["units_before"]) == (pytest.approx(expect["before"][0]), expect["before"][1])
     assert (row["agreement_after"], row["units_after"]) == (pytest.approx(expect["after"][0]), expect["after"][1])
-    assert row["units_before"] == 4 and row["units_after"] == 4
+    assert row["units_before"] >= 4 and row["units_after"] == 4
     res = CliRunner().invoke(main, ["questions", "effect", str(export)])
     assert "agreement before and after" in res.output and qid in res.output
 
