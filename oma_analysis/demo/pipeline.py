@@ -188,6 +188,9 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         if simulate:
             res.counts.update(_qualification_round(client, state.url, creds.token, records, codes, labellers,
                                                    work, seed, echo))
+            from oma_analysis.demo.questions import questions_round  # labellers' questions -> FAQ (issue 20)
+
+            res.counts.update(questions_round(state.url, creds.token, review.id, labellers, work, echo))
     if real_models:
         real_models_section(work, echo)
     return res

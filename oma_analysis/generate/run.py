@@ -17,6 +17,7 @@ Spec::
       - templated: {n: 4}           # a seeded sample of the templated space
       - ifeval: {n: 20}             # IFEval (optional path: ...)
       - file: {path: prompts.jsonl} # any prompt JSONL
+      - written: {study: pilot, round: 1}   # prompts contractors wrote (`oma prompts collect`)
     variants: [deployed, chat+temp:0.7]   # `deployed`: the model's deployed setting (metadata)
     samples: 1
     generation: {max_new_tokens: 40, batch_size: 8, temperature: 0.7, top_p: 1.0}
@@ -25,6 +26,7 @@ Spec::
     usage_policy: "..."             # recorded in the manifest
     auto: {min_rate: 0.5}
     push: false                     # or {title_prefix: "..."}: `oma tasks push` to $OMA_HOME's server
+    briefs: {quotas: {code: 0.5, translation: 0.5}}   # `oma prompts brief --quotas SPEC` (task-type mix)
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ from oma_analysis import OmaError, __version__
 from oma_analysis.generate.framing import Variant, parse_variants
 from oma_analysis.prompts.records import PromptRecord
 
-PROMPT_SOURCES = ("core", "templated", "ifeval", "file")
+PROMPT_SOURCES = ("core", "templated", "ifeval", "file", "written")
 TOP_FIELDS = ("name", "seed", "out", "models", "prompts", "variants", "samples", "generation", "tasks",
-              "labellers", "usage_policy", "auto", "push")
+              "labellers", "usage_policy", "auto", "push", "briefs")
 GEN_FIELDS = ("max_new_tokens", "batch_size", "temperature", "top_p")
 TASK_KINDS = ("review", "compare")
 
@@ -134,6 +136,8 @@ def load_spec(path: str | Path) -> Spec:
             opts = {**opts, "path": str((path.parent / p).resolve())}
         if kind == "ifeval" and opts.get("path") is not None and not (path.parent / opts["path"]).exists():
             raise _bad(path, f"prompts[{i}].ifeval.path", f"no such folder {opts['path']!r}")
+        if kind == "written" and (not isinstance(opts.get("study"), str) or not isinstance(opts.get("round"), int)):
+            raise _bad(path, f"prompts[{i}].written", "required: study (name) and round (number)")
         sources.append((kind, opts))
     vlist = raw.get("variants", ["deployed"])
     if not isinstance(vlist, list) or not vlist or not all(isinstance(v, str) for v in vlist):
@@ -204,6 +208,10 @@ def collect_prompts(spec: Spec) -> list[PromptRecord]:
 
             src = Path(opts["path"]) if opts.get("path") else ifeval_dir()
             recs = _pick(import_ifeval(src, responses=False).prompts, n, rng)
+        elif kind == "written":
+            from oma_analysis.prompts.collect import written_prompts
+
+            recs = _pick(written_prompts(opts["study"], opts["round"]), n, rng)
         else:
             from oma_analysis.prompts.records import read_prompts
 

@@ -380,10 +380,12 @@ def merge_exports(st: Study, parts: Path) -> tuple[list[dict], dict]:
             if not key:
                 raise OmaError(f"{parts / (name + '.json')}: task {t.get('id')} has no {TASK_KEY}; "
                                "was it pushed by oma?")
+            # the versions of the batch the task was pushed in (the manual may have changed since)
+            b = next((x for x in st.batches if x.get("batch") == st.task_batch.get(key)), {})
             m = merged.setdefault(key, {"id": key, "data": data, "annotations": [], "predictions": [],
                                         "oma": {"batch": st.task_batch.get(key), "gold": key in st.gold_keys,
-                                                "rubric_version": st.rubric_version,
-                                                "manual_version": st.manual_version}})
+                                                "rubric_version": b.get("rubric_version", st.rubric_version),
+                                                "manual_version": b.get("manual_version", st.manual_version)}})
             for a in t.get("annotations") or []:
                 who = (a.get("completed_by") or {}).get("email") if isinstance(a.get("completed_by"), dict) else None
                 if email is not None and who != email:

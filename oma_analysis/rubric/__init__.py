@@ -499,6 +499,9 @@ class Rubric:
         span_labels = ft.choices + tuple(h for h in hc.choices if h.id not in hc.retired)
         qs.append(Question(r["evidence"]["question"], "spans", r["evidence"]["prompt"], span_labels))
         qs.append(Question(r["justification"]["question"], "text", r["justification"]["prompt"]))
+        lq = r.get("labeller_question")  # optional: a question to the researchers (oma questions)
+        if lq:
+            qs.append(Question(lq["question"], "text", lq["prompt"]))
         # compare task
         cmp_ = r["compare"]
         qs.append(Question(cmp_["question"], "single", cmp_["prompt"],
@@ -507,6 +510,8 @@ class Rubric:
         qs.append(Question(cmp_["aspect_question"], "multi", cmp_["aspect_prompt"], aspects, task="compare"))
         qs.append(Question(f"{r['justification']['question']}", "text", r["justification"]["prompt"],
                            task="compare"))
+        if lq:
+            qs.append(Question(lq["question"], "text", lq["prompt"], task="compare"))
         # probe task
         p = r["probe"]
         qs.append(Question(p["input"], "text", p["input_prompt"], task="probe"))
@@ -527,6 +532,12 @@ class Rubric:
 
     def task_questions(self, task: str) -> list[Question]:
         return [q for q in self.questions.values() if q.task == task]
+
+    @property
+    def labeller_question(self) -> str | None:
+        """Name of the optional free-text question to the researchers (`oma questions`)."""
+        lq = self.raw.get("labeller_question")
+        return lq["question"] if lq else None
 
     def question(self, name: str, task: str = "review") -> Question:
         key = name if task == "review" else f"{task}:{name}"

@@ -128,8 +128,17 @@ def render_review(r: Rubric = RUBRIC, policy: tuple[str, str] | None = None) -> 
     j = r.question(r.raw["justification"]["question"])
     out += [f"  <Header value={quoteattr(j.prompt)} size=\"6\"/>",
             f"  <TextArea {_attrs(name=j.name, toName='completion', rows=3, maxSubmissions=1, editable='true')}/>",
-            "</View>"]
+            *_labeller_question(r, "review", "completion"), "</View>"]
     return "\n".join(out) + "\n"
+
+
+def _labeller_question(r: Rubric, task: str, to: str) -> list[str]:
+    """The optional free-text question to the researchers (read by `oma questions`)."""
+    if not r.raw.get("labeller_question"):
+        return []
+    q = r.question(r.raw["labeller_question"]["question"], task)
+    return [f"  <Header value={quoteattr(q.prompt)} size=\"6\"/>",
+            f"  <TextArea {_attrs(name=q.name, toName=to, rows=2, maxSubmissions=1, editable='true')}/>"]
 
 
 def render_compare(r: Rubric = RUBRIC) -> str:
@@ -148,7 +157,7 @@ def render_compare(r: Rubric = RUBRIC) -> str:
     out += _choices(aspect, "left", "  ")
     out += [f"  <Header value={quoteattr(j.prompt)} size=\"6\"/>",
             f"  <TextArea {_attrs(name=j.name, toName='left', rows=3, maxSubmissions=1, editable='true')}/>",
-            "</View>"]
+            *_labeller_question(r, "compare", "left"), "</View>"]
     return "\n".join(out) + "\n"
 
 
