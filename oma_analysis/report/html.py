@@ -92,6 +92,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if c.get("trends"):
         parts.append("<h3>Trends</h3>" + _table([{k: v for k, v in t.items() if k != "effects"}
                                                   for t in c["trends"]]))
+    from oma_analysis.report.trend import render_html as render_trend
+
+    parts.append(render_trend(report.get("trend"), _table))
     a = report["agreement"]
     parts.append(f"<h2>Agreement</h2><p>Source: {html.escape(a['source'])}</p>")
     if a["source"].startswith("fallback"):
@@ -117,6 +120,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
                  f"Class priors {html.escape(str([round(x, 4) for x in report['dawid_skene']['priors']]))}.</p>"
                  + _img(figs["confusion"], "confusion matrices"))
     parts.append("<h3>Calibration by ISO week</h3>" + _table(report["calibration"]))
+    from oma_analysis.report.versions_section import render_html as render_versions
+
+    parts.append(render_versions(report.get("versions"), _table))
     parts.append("<h2>Where labellers disagree most</h2>" + _table(report["disagreements"]))
     if report.get("bad_labels"):
         parts.append("<h2>Labels set aside</h2>" + _table(report["bad_labels"]))
