@@ -230,9 +230,6 @@ def start(
         "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
         "FRONTEND_SENTRY_DSN": os.environ.get("FRONTEND_SENTRY_DSN", ""),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-        # This flag makes dialogue Paragraphs show audio-player timestamps ("0:00 - 0:00") on every
-        # turn of a text conversation; our conversations have no audio.
-        "fflag_feat_front_lsdv_e_278_contextual_scrolling_short": "false",
         **db_env,
     }
     cmd = [_label_studio_exe(), "start", "--no-browser", "--port", str(port),
