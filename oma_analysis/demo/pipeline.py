@@ -43,6 +43,7 @@ class DemoResult:
     backend: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     elicitation: dict = field(default_factory=dict)  # gap + combined bound per model, evidence, truth
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (timings.json)
 
 
 def demo_records() -> list[dict]:
@@ -145,8 +146,10 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
     from oma_analysis.labelstudio.push import prepare, push
     from oma_analysis.labelstudio.server import load_credentials, start
 
+    mark = _Phases()
     echo("starting Label Studio (the first start runs database migrations, about a minute) ...")
     state = start(port=port)
+    mark("Label Studio up")
     creds = load_credentials()
     client = connect(state.url, creds.token)
     projects = {kind: create_or_update(client, kind, overlap=overlap + 1) for kind in ("review", "compare", "probe")}
@@ -161,6 +164,7 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
     codes.save(codemap_path)
     pushed = push(client, review.id, tasks, progress=True)
     echo(f"review project {review.id}: {pushed.created} tasks imported, {pushed.skipped} already there")
+    mark("projects + review tasks")
     res = DemoResult(url=state.url, username=creds.username, projects={k: p.id for k, p in projects.items()},
                      codemap=codemap_path, true_rates=true_rates(codes),
                      counts={"tasks": len(tasks), "created": pushed.created})
@@ -169,12 +173,14 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
 
         no_train = next((w for w in (no_training_reason(r.get("source")) for r in records) if w), None)
         res.backend = _preannotate(client, review.id, backend_port or port + 10, echo, no_training=no_train)
+        mark("ML backend + pre-annotations")
     from oma_analysis.demo.elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
 
     res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
                                            lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
                                            seed=seed, simulate=simulate, echo=echo))
     res.true_rates = true_rates(codes)  # now with the probes' truth in the code map
+    mark("compare + probe tasks, simulated")
     if simulate:
         from oma_analysis.labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 
@@ -185,6 +191,7 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
         res.counts.update(got)
         echo(f"simulated labellers: {got['annotations']} annotations, {got['gold']} gold "
              f"({got['skipped_existing']} already there)")
+        mark("simulated review labels")
     if report:
         from oma_analysis.ingest.loader import read_input
         from oma_analysis.labelstudio.pull import pull
@@ -194,6 +201,7 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = read_input(res.export, codemap_path)
+        mark("export + load")
         from oma_analysis.demo.elicitation import elicitation_inputs
 
         sections: dict = {}
@@ -206,10 +214,13 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
             both = pd.concat([loaded.frame, read_input(qual_export, codemap_path).frame], ignore_index=True)
             sections["versions"] = versions_records(both, project_versions(
                 {"1 review": res.export, "2 qualification": qual_export}))
+            mark("qualification + feedback + per-version")
         if real is not None:
             sections["trend"] = _finish_real_models(real, work, echo)
+            mark("waiting for the real models")
         rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
                            elicitation=elicitation_inputs(client, projects, work, codes), sections=sections)
+        mark("report")
         res.elicitation = rep.get("elicitation", {})
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
@@ -217,7 +228,30 @@ def _run_demo(work: Path, port: int, records, source: str, overlap: int, accurac
         (work / "truth.json").write_text(json.dumps(res.true_rates, indent=1))
     elif real is not None:
         _finish_real_models(real, work, echo)
+    res.timings = mark.done(work / "timings.json", echo)
     return res
+
+
+class _Phases:
+    """Wall time per demo phase (seconds), to see where a cold run spends its time."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self.t0 = self.last = self._clock()
+        self.times: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = self._clock()
+        self.times[name] = round(now - self.last, 1)
+        self.last = now
+
+    def done(self, path: Path, echo: Callable[[str], None]) -> dict[str, float]:
+        self.times["total"] = round(self._clock() - self.t0, 1)
+        path.write_text(json.dumps(self.times, indent=1), encoding="utf-8")
+        echo("phases (s): " + ", ".join(f"{k} {v:g}" for k, v in self.times.items()))
+        return self.times
 
 
 def _start_real_models(work: Path, echo: Callable[[str], None]):
