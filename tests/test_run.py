@@ -114,3 +114,14 @@ def test_run_builds_probe_tasks_and_pushes_them_to_label_studio(tmp_path, tiny, 
     # a rerun pushes nothing new (tasks push skips what is there)
     assert _run(spec).exit_code == 0
     assert len(list(client.tasks.list(project=projects["run-push-test probe"].id))) == 5
+
+
+def test_run_folder_is_named_after_the_spec(tmp_path, monkeypatch):
+    """Without `out`, the run folder is $OMA_HOME/runs/<name> (a variant name once leaked into it)."""
+    from oma_analysis.generate.run import load_spec
+
+    monkeypatch.setenv("OMA_HOME", str(tmp_path / "home"))
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"name": "my-run", "models": ["local:smollm2-135m-instruct"],
+                                 "prompts": [{"core": {"n": 1}}], "variants": ["deployed", "completion+temp:0"]}))
+    assert load_spec(p).out == (tmp_path / "home" / "runs" / "my-run").resolve()

@@ -142,9 +142,9 @@ def load_spec(path: str | Path) -> Spec:
     for m in models:
         names = []
         for i, v in enumerate(vlist):
-            name = deployed_variant(infos[m]) if v == "deployed" else v
+            vname = deployed_variant(infos[m]) if v == "deployed" else v  # not `name`: that is the run's
             try:
-                parsed = parse_variants(name)
+                parsed = parse_variants(vname)
             except OmaError as exc:
                 raise _bad(path, f"variants[{i}]", str(exc).removeprefix("--variants: ")) from None
             names += [x for x in parsed if all((y.framing, y.temperature) != (x.framing, x.temperature)
