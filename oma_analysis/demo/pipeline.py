@@ -281,7 +281,10 @@ def _finish_real_models(real, work: Path, echo: Callable[[str], None]) -> list[d
     if proc.wait() != 0:
         raise OmaError(f"oma run {spec} failed (exit {proc.returncode}); see {log}:\n"
                        + "\n".join(log.read_text(encoding="utf-8").splitlines()[-15:]))
-    echo(log.read_text(encoding="utf-8").strip())
+    for line in log.read_text(encoding="utf-8").splitlines():  # the run's summary, not its progress bars
+        if "\r" not in line and ("automatic lower bound" in line or line.startswith("manifest:")
+                                  or " generated, " in line):
+            echo(line)
     rows = trend_rows(spec)
     path = write_trend(rows, work / "real_models")
     echo(f"trend across the real local models and the GPT-3 family (real automatic checks): {path}")
