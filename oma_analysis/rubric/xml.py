@@ -20,13 +20,14 @@ KINDS = ("review", "compare", "probe")
 _STYLE = """  <Style>
     .oma-box { padding: 8px 12px; border: 1px solid #ddd; border-radius: 6px; margin-bottom: 8px; }
     .oma-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; }
-    [class*="titleWrapper--"] > [class*="time--"] { display: none; }
+    [class*=titleWrapper--] [class*=time--] { display: none; }
   </Style>"""
 
 
 # The last _STYLE rule: Label Studio's dialogue layout prints audio-player times ("0:00 - 0:00") beside
 # each speaker; a text conversation has no audio. (Its feature flag also switches the layout back to
-# one that cuts long turns off, so the times are hidden instead.)
+# one that cuts long turns off, so the times are hidden instead.) No ">" and no quotes in these rules:
+# Label Studio passes <Style> through an HTML sanitiser, which escapes them.
 
 
 def _attrs(**kw: object) -> str:
