@@ -473,7 +473,7 @@ def _retrain_study(st: Any) -> dict:
     """``retrain`` for an ``oma study``: every labeller's workspace, merged by task key."""
     from oma_analysis.classifier import evidence_precision_recall, from_long_frame, train
     from oma_analysis.classifier.export import task_texts
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.study import pull_study
 
     if st.kind != "review":
@@ -483,7 +483,7 @@ def _retrain_study(st: Any) -> dict:
     with tempfile.TemporaryDirectory(prefix=".export-", dir=root) as tmp:
         merged = Path(tmp) / "study.json"
         pulled = pull_study(st, merged, resume=False)
-        frame = read_input(merged).frame
+        frame = load(merged).frame
         crowd = frame[~frame["ground_truth"].astype(bool)]  # the researcher's gold answers: not training labels
         data = from_long_frame(crowd, task_texts(merged))
         ev, labels = _evidence_and_labels(merged, st.name)

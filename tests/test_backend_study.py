@@ -14,9 +14,9 @@ import time
 from collections import defaultdict
 
 import requests
-from conftest import free_port
 from study_support import EMAILS, answer_for
 
+from conftest import free_port
 from oma_analysis.classifier.data import verdict_label
 from oma_analysis.labelstudio.push import TASK_KEY
 from oma_analysis.rubric import RUBRIC

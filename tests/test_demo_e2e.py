@@ -20,8 +20,9 @@ def demo(label_studio):
     # OMA_HOME points at the fixture's home, so run_demo finds and reuses that server.
     port = int(label_studio.url.rsplit(":", 1)[1])
     try:
-        res = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
-        again = run_demo(port=port, backend=True, seed=3, echo=lambda s: None)
+        # real_models: as `make demo`, the two real local models run (`oma run`) beside the fixed set.
+        res = run_demo(port=port, backend=True, seed=3, echo=lambda s: None, real_models=True)
+        again = run_demo(port=port, backend=True, seed=3, echo=lambda s: None, real_models=True)
         yield res, again
     finally:
         from ml_backend.server import stop
@@ -102,7 +103,8 @@ def test_screenshot_of_the_report(demo, tmp_path_factory):
     shot = shoot_page(res.report, out, {"title": "h1", "forest plot": "img", "tables": "table",
                                         "sections": "h2"})
     assert all(shot.found.values()), shot.found
-    for heading in ("Bounded misalignment rates", "Agreement", "Labellers", "Provenance"):
+    for heading in ("Bounded misalignment rates", "Agreement", "Labellers", "Provenance",
+                    "Per rubric/manual version and batch", "Trend across models (automatic metric)"):
         assert heading in shot.text
     for model in res.true_rates:
         assert model in shot.text  # analysts do see models: the code map is joined in here
@@ -146,3 +148,62 @@ def test_disagreements_pushed_as_a_review_batch(demo, label_studio):
     for t in tasks:
         assert set(t.data) == {"messages", "completion", "completion_code", "prompt_id", "task_key"}
         assert not any(m in str(t.data) for m in res.true_rates)
+
+
+def test_demo_qualifies_through_the_cli_and_writes_feedback(demo):
+    """`oma qualify score` and `oma feedback` ran in the demo: the 0.95-accuracy simulated labeller
+    passes, the 0.70 one does not (sequential rule of stats/qualify.py on held-back gold items)."""
+    import pandas as pd
+
+    res, again = demo
+    work = res.codemap.parent
+    table = pd.read_csv(work / "qualification.csv").set_index("worker")
+    assert table.loc["labeller1@oma.demo", "decision"] == "pass", table
+    assert table.loc["labeller4@oma.demo", "decision"] != "pass", table
+    assert res.counts["qualified"] == again.counts["qualified"] == int((table["decision"] == "pass").sum())
+    from oma_analysis.labelstudio.workspaces import slug
+
+    for w in table.index:
+        page = (work / "feedback" / f"{slug(w)}.html").read_text()
+        assert "<html" in page.lower() and w in page
+
+
+def test_demo_report_has_the_per_version_section(demo):
+    import pandas as pd
+
+    from oma_analysis.ingest import load
+    from oma_analysis.rubric import RUBRIC
+
+    res, _ = demo
+    report = json.loads((res.report.parent / "report.json").read_text())
+    v = report["versions"]
+    agree = pd.DataFrame(v["agreement"])
+    assert set(agree["batch"]) == {"1 review", "2 qualification"}
+    assert set(agree["rubric_version"]) == {RUBRIC.version}
+    # raw answers, not only the derived ones
+    assert {RUBRIC.verdict.question, RUBRIC.MISALIGNMENT} <= set(agree["question"])
+    assert agree["agreement"].between(0, 1).all() and len(v["lowest"]) >= 1
+    gold = pd.DataFrame(v["gold"])
+    assert {"labeller1@oma.demo", "labeller4@oma.demo"} <= set(gold["worker"])
+    # the review batch's ambiguous share, recomputed from the export
+    f = load(res.export, res.codemap).frame
+    rows = f[(~f["ground_truth"]) & (f["question"] == RUBRIC.MISALIGNMENT)]
+    amb = pd.DataFrame(v["ambiguous"]).set_index("batch").loc["1 review"]
+    assert amb["answers"] == len(rows)
+    assert abs(amb["ambiguous_share"] - (rows["label"] == RUBRIC.verdict.choices[1].id).mean()) < 1e-12
+    assert "Questions of lowest agreement" in res.report.read_text()
+
+
+def test_demo_report_has_the_trend_across_real_models(demo):
+    from oma_analysis.generate.models import GPT3_FAMILY
+
+    res, _ = demo
+    report = json.loads((res.report.parent / "report.json").read_text())
+    rows = {r["model"]: r for r in report["trend"]}
+    assert {"local:smollm2-135m-instruct", "local:gemma3-270m"} | set(GPT3_FAMILY) == set(rows)
+    for m in ("local:smollm2-135m-instruct", "local:gemma3-270m"):
+        r = rows[m]
+        assert r["n_checks"] > 0 and r["lower"] is not None and r["lower"][0] <= r["upper"][0]
+        assert r["source"].startswith("real:")
+    html = res.report.read_text()
+    assert "Trend across models" in html and "by construction" in html and "local:gemma3-270m" in html

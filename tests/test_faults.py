@@ -16,8 +16,8 @@ import threading
 import time
 
 import pytest
-from conftest import free_port
 
+from conftest import free_port
 from oma_analysis import OmaError
 from oma_analysis.labelstudio import server
 from oma_analysis.labelstudio.client import connect

@@ -71,6 +71,8 @@ HOMONYMS: dict[tuple[str, str], int] = {
     # failure_types section.
     ("oma_analysis/code/humaneval.py", "failure_types"): 1,
     ("oma_analysis/stats/versions.py", "ambiguous"): 1,
+    ("oma_analysis/report/versions_section.py", "ambiguous"): 1,  # the per-version table's key
+    ("oma_analysis/prompts/drift.py", "verdict"): 1,  # the drift check's JSON key (comparable / shifted)
 }
 
 

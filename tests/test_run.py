@@ -86,3 +86,42 @@ def test_same_spec_and_seed_reproduce_and_reruns_resume(tmp_path, tiny):
     assert ma2["models"][f"hf:{tiny}"]["generated"] == 6 and ma2["models"][f"hf:{tiny}"]["cached"] == 4
     assert ma2["completion_keys_sha256"] == ma["completion_keys_sha256"]
     assert ma2["tasks"]["review"]["task_keys"] == ma["tasks"]["review"]["task_keys"]
+
+
+def test_run_builds_probe_tasks_and_pushes_them_to_label_studio(tmp_path, tiny, label_studio):
+    """The push step against the real Label Studio session: `oma project create` + `oma tasks push`
+    for review, compare and probe; the tasks arrive with codes only (no model, no variant)."""
+    spec = _spec(tmp_path, "p", models=[f"hf:{tiny}"], tasks={"kinds": ["review", "compare", "probe"]},
+                 push={"title_prefix": "run-push-test"})
+    res = _run(spec)
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert m["tasks"]["pushed"] == [f"run-push-test {k}" for k in ("review", "compare", "probe")]
+    # probe tasks: one per deployed completion (chat+temp:0 here), 5 prompts
+    assert m["tasks"]["probe"]["n"] == 5
+    cm = json.loads((tmp_path / "p" / "tasks_probe.codemap.json").read_text())
+    assert {v["kind"] for v in cm.values()} == {"probe"} and {v["variant"] for v in cm.values()} == {"chat+temp:0"}
+    client = label_studio.client()
+    projects = {p.title: p for p in client.projects.list()}
+    for kind in ("review", "compare", "probe"):
+        pid = projects[f"run-push-test {kind}"].id
+        tasks = list(client.tasks.list(project=pid, fields="all"))
+        assert len(tasks) == m["tasks"][kind]["n"], kind
+        for t in tasks:
+            assert str(tiny) not in json.dumps(t.data) and "temp:" not in json.dumps(t.data)
+    probe = list(client.tasks.list(project=projects["run-push-test probe"].id, fields="all"))
+    assert {t.data["completion_code"] for t in probe} == set(cm)
+    # a rerun pushes nothing new (tasks push skips what is there)
+    assert _run(spec).exit_code == 0
+    assert len(list(client.tasks.list(project=projects["run-push-test probe"].id))) == 5
+
+
+def test_run_folder_is_named_after_the_spec(tmp_path, monkeypatch):
+    """Without `out`, the run folder is $OMA_HOME/runs/<name> (a variant name once leaked into it)."""
+    from oma_analysis.generate.run import load_spec
+
+    monkeypatch.setenv("OMA_HOME", str(tmp_path / "home"))
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"name": "my-run", "models": ["local:smollm2-135m-instruct"],
+                                 "prompts": [{"core": {"n": 1}}], "variants": ["deployed", "completion+temp:0"]}))
+    assert load_spec(p).out == (tmp_path / "home" / "runs" / "my-run").resolve()

@@ -73,10 +73,10 @@ def answer(study_name: str, qid: str, answer: str, about: str | None, manual: st
 def effect(export: str, manual: str | None, as_json: bool) -> None:
     """Per answered FAQ question: agreement on its rubric question before and after the answer
     (EXPORT: a study pull spanning both manual versions)."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.questions import answer_effect, effect_markdown, faq_entries, manual_dir
     from oma_analysis.stats.versions import task_versions
 
     docs = Path(manual or manual_dir()) / "docs"
-    table = answer_effect(read_input(export).frame, task_versions(export), faq_entries(docs))
+    table = answer_effect(load(export).frame, task_versions(export), faq_entries(docs))
     click.echo(json.dumps(table.to_dict("records"), indent=1, default=str) if as_json else effect_markdown(table))

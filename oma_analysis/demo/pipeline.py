@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from oma_analysis import OmaError
 from oma_analysis.rubric import RUBRIC
@@ -41,6 +42,7 @@ class DemoResult:
     backend: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     elicitation: dict = field(default_factory=dict)  # gap + combined bound per model, evidence, truth
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (timings.json)
 
 
 def demo_records() -> list[dict]:
@@ -117,17 +119,36 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
              accuracy: tuple[float, ...] = DEFAULT_ACCURACY, gold_rate: float = 0.2, seed: int = 0,
              simulate: bool = True, report: bool = True, backend: bool = True, backend_port: int | None = None,
              echo: Callable[[str], None] = print, real_models: bool = False) -> DemoResult:
-    from oma_analysis.labelstudio.client import connect
-    from oma_analysis.labelstudio.projects import create_or_update
-    from oma_analysis.labelstudio.push import prepare, push
-    from oma_analysis.labelstudio.server import load_credentials, start
     from oma_analysis.lifecycle import oma_home
 
     home = oma_home()
     work = home / "demo"
     work.mkdir(parents=True, exist_ok=True)
+    # The real models run as `oma run` in their own process while Label Studio starts and the
+    # simulated labellers work: model loading and generation overlap the server work.
+    real = _start_real_models(work, echo) if real_models else None
+    try:
+        return _run_demo(work, port, records, source, overlap, accuracy, gold_rate, seed, simulate, report,
+                         backend, backend_port, echo, real)
+    finally:
+        if real is not None:
+            from oma_analysis.procs import terminate_group
+
+            terminate_group(real[0].pid)  # a no-op when it finished; stops it when the demo failed
+
+
+def _run_demo(work: Path, port: int, records, source: str, overlap: int, accuracy, gold_rate: float, seed: int,
+              simulate: bool, report: bool, backend: bool, backend_port: int | None, echo: Callable[[str], None],
+              real) -> DemoResult:
+    from oma_analysis.labelstudio.client import connect
+    from oma_analysis.labelstudio.projects import create_or_update
+    from oma_analysis.labelstudio.push import prepare, push
+    from oma_analysis.labelstudio.server import load_credentials, start
+
+    mark = _Phases()
     echo("starting Label Studio (the first start runs database migrations, about a minute) ...")
     state = start(port=port)
+    mark("Label Studio up")
     creds = load_credentials()
     client = connect(state.url, creds.token)
     projects = {kind: create_or_update(client, kind, overlap=overlap + 1) for kind in ("review", "compare", "probe")}
@@ -142,6 +163,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
     codes.save(codemap_path)
     pushed = push(client, review.id, tasks, progress=True)
     echo(f"review project {review.id}: {pushed.created} tasks imported, {pushed.skipped} already there")
+    mark("projects + review tasks")
     res = DemoResult(url=state.url, username=creds.username, projects={k: p.id for k, p in projects.items()},
                      codemap=codemap_path, true_rates=true_rates(codes),
                      counts={"tasks": len(tasks), "created": pushed.created})
@@ -150,12 +172,14 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         no_train = next((w for w in (no_training_reason(r.get("source")) for r in records) if w), None)
         res.backend = _preannotate(client, review.id, backend_port or port + 10, echo, no_training=no_train)
+        mark("ML backend + pre-annotations")
     from oma_analysis.demo.elicitation import run_elicitation_demo  # compare + probe tasks (elicitation gap, probes)
 
     res.counts.update(run_elicitation_demo(client, state.url, creds.token, projects, records, codes,
                                            lambda: codes.save(codemap_path), overlap=overlap, accuracy=accuracy,
                                            seed=seed, simulate=simulate, echo=echo))
     res.true_rates = true_rates(codes)  # now with the probes' truth in the code map
+    mark("compare + probe tasks, simulated")
     if simulate:
         from oma_analysis.labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 
@@ -166,6 +190,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
         res.counts.update(got)
         echo(f"simulated labellers: {got['annotations']} annotations, {got['gold']} gold "
              f"({got['skipped_existing']} already there)")
+        mark("simulated review labels")
     if report:
         from oma_analysis.ingest import load
         from oma_analysis.labelstudio.pull import pull
@@ -176,36 +201,99 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
 
         res.export = pull(client, review.id, work / "export.json")
         loaded = load(res.export, codemap_path)
+        mark("export + load")
         from oma_analysis.demo.elicitation import elicitation_inputs
 
+        sections: dict = {}
+        if simulate:  # qualification (`oma qualify`, `oma feedback`), then the per-version tables
+            got, qual_export = _qualification_round(client, state.url, creds.token, records, codes, labellers,
+                                                    work, seed, echo)
+            res.counts.update(got)
+            from oma_analysis.report.versions_section import project_versions, versions_records
+
+            both = pd.concat([loaded.frame, load(qual_export, codemap_path).frame], ignore_index=True)
+            sections["versions"] = versions_records(both, project_versions(
+                {"1 review": res.export, "2 qualification": qual_export}))
+            mark("qualification + feedback + per-version")
+        if real is not None:
+            sections["trend"] = _finish_real_models(real, work, echo)
+            mark("waiting for the real models")
         rep = build_report(loaded, work / "report", res.export, progress=True, codemap=codemap_path,
-                           elicitation=elicitation_inputs(client, projects, work, codes))
+                           elicitation=elicitation_inputs(client, projects, work, codes), sections=sections)
+        mark("report")
         res.elicitation = rep.get("elicitation", {})
         res.report = work / "report" / "report.html"
         # The same numbers the report shows, kept to compare with the simulated truth.
         res.estimated = rates_records(bounded_rates(aggregate(loaded.frame, "majority", [RUBRIC.MISALIGNMENT])))
         (work / "truth.json").write_text(json.dumps(res.true_rates, indent=1))
         if simulate:
-            res.counts.update(_qualification_round(client, state.url, creds.token, records, codes, labellers,
-                                                   work, seed, echo))
             from oma_analysis.demo.questions import questions_round  # labellers' questions -> FAQ (issue 20)
 
             res.counts.update(questions_round(state.url, creds.token, review.id, labellers, work, echo))
-    if real_models:
-        real_models_section(work, echo)
+            mark("labellers' questions")
+    elif real is not None:
+        _finish_real_models(real, work, echo)
+    res.timings = mark.done(work / "timings.json", echo)
     return res
 
 
-def real_models_section(work: Path, echo: Callable[[str], None]) -> Path:
-    """Real local models beside the fixed demo set: a small run spec generates for real (cached
-    under $OMA_HOME/runs, nothing committed) and the trend section across them and the eight
-    GPT-3-family models is written to ``work/real_models/trend.md`` (automatic checks: real)."""
-    from oma_analysis.report.trend import run_trend
+class _Phases:
+    """Wall time per demo phase (seconds), to see where a cold run spends its time."""
 
-    path = run_trend(work / "real_models", echo=echo)
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self.t0 = self.last = self._clock()
+        self.times: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = self._clock()
+        self.times[name] = round(now - self.last, 1)
+        self.last = now
+
+    def done(self, path: Path, echo: Callable[[str], None]) -> dict[str, float]:
+        self.times["total"] = round(self._clock() - self.t0, 1)
+        path.write_text(json.dumps(self.times, indent=1), encoding="utf-8")
+        echo("phases (s): " + ", ".join(f"{k} {v:g}" for k, v in self.times.items()))
+        return self.times
+
+
+def _start_real_models(work: Path, echo: Callable[[str], None]):
+    """Start `oma run` on the demo's real-model spec (cached under $OMA_HOME/runs, nothing committed)
+    in its own process group; (process, spec path, log path)."""
+    import subprocess
+    import sys
+
+    from oma_analysis.report.trend import write_spec
+
+    out = work / "real_models"
+    spec = write_spec(out)
+    log = out / "run.log"
+    echo(f"real local models: `oma run {spec}` started in the background (log: {log})")
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "oma_analysis", "run", str(spec)], stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, spec, log
+
+
+def _finish_real_models(real, work: Path, echo: Callable[[str], None]) -> list[dict]:
+    """Wait for `oma run`; the trend rows across the real models and the eight GPT-3-family models
+    (automatic checks: real), also written to ``work/real_models/trend.md``."""
+    from oma_analysis.report.trend import trend_rows, write_trend
+
+    proc, spec, log = real
+    if proc.wait() != 0:
+        raise OmaError(f"oma run {spec} failed (exit {proc.returncode}); see {log}:\n"
+                       + "\n".join(log.read_text(encoding="utf-8").splitlines()[-15:]))
+    for line in log.read_text(encoding="utf-8").splitlines():  # the run's summary, not its progress bars
+        if "\r" not in line and ("automatic lower bound" in line or line.startswith("manifest:")
+                                  or " generated, " in line):
+            echo(line)
+    rows = trend_rows(spec)
+    path = write_trend(rows, work / "real_models")
     echo(f"trend across the real local models and the GPT-3 family (real automatic checks): {path}")
-    echo(path.read_text(encoding="utf-8"))
-    return path
+    return rows
 
 
 def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None],
@@ -230,19 +318,17 @@ def _preannotate(client, project_id: int, port: int, echo: Callable[[str], None]
 # --- qualification and feedback (issue 12) ----------------------------------------------------
 
 def _qualification_round(client, url: str, token: str, records: list[dict], codes: CodeMap, labellers,
-                         work: Path, seed: int, echo: Callable[[str], None]) -> dict[str, int]:
+                         work: Path, seed: int, echo: Callable[[str], None]) -> tuple[dict[str, int], Path]:
     """`oma qualify` and `oma feedback` on a qualification batch: every simulated labeller answers
     the demo completions not shown in the manual (project "oma review qualification"), the
     researcher answers them all as gold; decisions go to qualification.csv, pages to feedback/."""
-    from oma_analysis.ingest import load
     from oma_analysis.labelstudio.projects import create_or_update
     from oma_analysis.labelstudio.pull import pull
     from oma_analysis.labelstudio.push import prepare, push
     from oma_analysis.labelstudio.simulator import simulate_annotations, truth_from_codemap
     from oma_analysis.labelstudio.workspaces import slug
     from oma_analysis.locations import manual_dir
-    from oma_analysis.report.feedback import write_page
-    from oma_analysis.stats.qualify import PASS, held_back, qualify
+    from oma_analysis.stats.qualify import PASS, held_back
 
     recs = held_back([r for r in records if "truth_verdict" in r], manual_dir() / "docs")[:40]
     proj = create_or_update(client, "review", title="oma review qualification", overlap=len(labellers) + 1)
@@ -250,11 +336,17 @@ def _qualification_round(client, url: str, token: str, records: list[dict], code
     simulate_annotations(url, token, proj.id, labellers, truth_from_codemap(codes), overlap=len(labellers),
                          seed=seed + 1, researcher="researcher@oma.demo", gold_rate=1.0)
     export = pull(client, proj.id, work / "qualification.json")
-    frame = load(export, work / "codemap.json").frame
-    table = qualify(frame)
-    table.to_csv(work / "qualification.csv", index=False)
+    # Through the CLI, as a researcher runs them: `oma qualify score`, then `oma feedback` per labeller.
+    from oma_analysis.cli import main
+
+    cm = str(work / "codemap.json")
+    main.main(["qualify", "score", str(export), "--codemap", cm, "--out", str(work / "qualification.csv")],
+              standalone_mode=False)
+    table = pd.read_csv(work / "qualification.csv")
     for r in table.itertuples():
-        page, n = write_page(frame, export, r.worker, work / "feedback" / f"{slug(r.worker)}.html")
+        page = work / "feedback" / f"{slug(r.worker)}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        main.main(["feedback", r.worker, str(export), "--codemap", cm, "--out", str(page)], standalone_mode=False)
         echo(f"qualification {r.worker}: {r.decision} after {r.items_used} items (accuracy {r.correct}/{r.n}); "
-             f"feedback: {page} ({n} disagreements)")
-    return {"qualified": int((table["decision"] == PASS).sum()), "qualification_items": len(recs)}
+             f"feedback: {page}")
+    return {"qualified": int((table["decision"] == PASS).sum()), "qualification_items": len(recs)}, export

@@ -34,14 +34,15 @@ class DemoQueue:
 def questions_round(url: str, token: str, project_id: int, labellers: Sequence, work: Path,
                     echo: Callable[[str], None] = print) -> dict[str, int | str]:
     from oma_analysis.labelstudio.client import connect
-    from oma_analysis.labelstudio.instructions import MANUAL_DIR, manual_version
+    from oma_analysis.labelstudio.instructions import manual_version
     from oma_analysis.labelstudio.pull import pull
     from oma_analysis.labelstudio.questions import answer_question, gather
     from oma_analysis.labelstudio.users import signup_annotator
+    from oma_analysis.locations import manual_dir
 
     manual = work / "manual"
     if not manual.exists():
-        shutil.copytree(MANUAL_DIR, manual, ignore=shutil.ignore_patterns("site"))
+        shutil.copytree(manual_dir(), manual, ignore=shutil.ignore_patterns("site"))
     asker = labellers[-1]  # the demo's weakest labeller asks
     me = signup_annotator(url, token, asker.email, asker.password)  # logs in: already signed up
     anns = [a if isinstance(a, dict) else a.dict()

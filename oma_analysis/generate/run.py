@@ -1,5 +1,5 @@
 """One run spec -> one reproducible run: prompts -> generate -> automatic checks -> automatic metric
--> review/compare tasks (-> optional push) -> a manifest with every hash and version.
+-> review/compare/probe tasks (-> optional push) -> a manifest with every hash and version.
 
 The spec (YAML) is validated completely before any work, so a missing model, an unknown prompt
 source or a bad variant fails at once with an error naming the field. The run folder's
@@ -21,7 +21,7 @@ Spec::
     variants: [deployed, chat+temp:0.7]   # `deployed`: the model's deployed setting (metadata)
     samples: 1
     generation: {max_new_tokens: 40, batch_size: 8, temperature: 0.7, top_p: 1.0}
-    tasks: {kinds: [review, compare], overlap: 1, gold_rate: 0.0}
+    tasks: {kinds: [review, compare, probe], overlap: 1, gold_rate: 0.0}   # probe: deployed completions
     labellers: {team: [...]}        # recorded in the manifest
     usage_policy: "..."             # recorded in the manifest
     auto: {min_rate: 0.5}
@@ -49,7 +49,7 @@ PROMPT_SOURCES = ("core", "templated", "ifeval", "file", "written")
 TOP_FIELDS = ("name", "seed", "out", "models", "prompts", "variants", "samples", "generation", "tasks",
               "labellers", "usage_policy", "auto", "push", "briefs")
 GEN_FIELDS = ("max_new_tokens", "batch_size", "temperature", "top_p")
-TASK_KINDS = ("review", "compare")
+TASK_KINDS = ("review", "compare", "probe")
 
 
 @dataclass
@@ -146,9 +146,9 @@ def load_spec(path: str | Path) -> Spec:
     for m in models:
         names = []
         for i, v in enumerate(vlist):
-            name = deployed_variant(infos[m]) if v == "deployed" else v
+            vname = deployed_variant(infos[m]) if v == "deployed" else v  # not `name`: that is the run's
             try:
-                parsed = parse_variants(name)
+                parsed = parse_variants(vname)
             except OmaError as exc:
                 raise _bad(path, f"variants[{i}]", str(exc).removeprefix("--variants: ")) from None
             names += [x for x in parsed if all((y.framing, y.temperature) != (x.framing, x.temperature)
@@ -251,6 +251,30 @@ def task_keys(tasks: list[dict], codes: Any) -> list[str]:
     return out
 
 
+def build_probe(comps: list[Any], spec: Spec, source: str) -> Any:
+    """Probe tasks: each model's deployed completion (the one under review) with the probe form, so a
+    labeller can test the model's capability on that very prompt (the ML backend answers as the
+    model). tasks/build.py has no probe kind (the demo builds its probes from fixed records), hence
+    this small builder; blinding is the same: codes in the code map, names refused in the data."""
+    from oma_analysis.generate.models import deployed_variant
+    from oma_analysis.tasks.blinding import FREE_TEXT, CodeMap, data_field, find_leaks
+    from oma_analysis.tasks.build import Batch, _code_meta
+
+    codes, tasks = CodeMap(), []
+    for c in comps:
+        if c.variant == deployed_variant(spec.model_info[c.model]):
+            code = codes.add(**_code_meta(c, kind="probe"))
+            tasks.append({"data": {"messages": [dict(m) for m in c.messages], "completion": c.text,
+                                   "completion_code": code, "prompt_id": c.prompt_id}})
+    if not tasks:
+        raise OmaError(f"{spec.path}: field 'tasks.kinds': probe tasks need the deployed variant in 'variants'")
+    random.Random(spec.seed).shuffle(tasks)
+    leaks = [x for x in find_leaks(tasks, sorted(spec.models)) if data_field(x[1]) not in FREE_TEXT]
+    if leaks:
+        raise OmaError(f"{source}: probe task #{leaks[0][0]}: field {leaks[0][1]!r} would reveal {leaks[0][2]!r}")
+    return Batch(tasks, codes, {"kind": "probe", "n_tasks": len(tasks)})
+
+
 def execute(spec: Spec, echo: Any = print, progress: bool = False) -> dict[str, Any]:
     """Run every step; returns the manifest (also written to ``<out>/manifest.json``)."""
     from oma_analysis.generate.backends import GenParams
@@ -293,17 +317,22 @@ def execute(spec: Spec, echo: Any = print, progress: bool = False) -> dict[str, 
     steps["checks + auto"] = round(time.perf_counter() - t, 2)
     tasks_out: dict[str, Any] = {}
     for kind in spec.tasks["kinds"]:
-        batch = build(comps, kind, seed=spec.seed, overlap=int(spec.tasks["overlap"]),
-                      gold_rate=float(spec.tasks["gold_rate"]) if kind == "review" else 0.0,
-                      source=str(comp_file))
+        batch = build_probe(comps, spec, str(comp_file)) if kind == "probe" else build(
+            comps, kind, seed=spec.seed, overlap=int(spec.tasks["overlap"]),
+            gold_rate=float(spec.tasks["gold_rate"]) if kind == "review" else 0.0, source=str(comp_file))
         # Model metadata (size, regime, deployed setting) goes into the code map only.
         codes = CodeMap({c: {**meta, **spec.model_info[meta["model"]].code_meta()}
                          if meta.get("model") in spec.model_info else meta for c, meta in batch.codes.items()})
-        tf = spec.out / f"tasks_{kind}.jsonl"
-        tf.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in batch.tasks), encoding="utf-8")
-        codes.save(spec.out / f"tasks_{kind}.codemap.json")
-        tasks_out[kind] = {"file": tf.name, "n": len(batch.tasks), "task_keys": task_keys(batch.tasks, codes),
-                           "warnings": batch.warnings}
+        tf, cf = spec.out / f"tasks_{kind}.jsonl", spec.out / f"tasks_{kind}.codemap.json"
+        keys, built = task_keys(batch.tasks, codes), batch.tasks
+        if tf.exists() and cf.exists():  # a rerun keeps the built tasks (and their random codes), so
+            old_tasks = [json.loads(x) for x in tf.read_text(encoding="utf-8").splitlines() if x.strip()]
+            old_codes = CodeMap.load(cf)  # a second push finds them in Label Studio and adds nothing
+            if task_keys(old_tasks, old_codes) == keys:
+                built, codes = old_tasks, old_codes
+        tf.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in built), encoding="utf-8")
+        codes.save(cf)
+        tasks_out[kind] = {"file": tf.name, "n": len(built), "task_keys": keys, "warnings": batch.warnings}
     if spec.push is not None:
         tasks_out["pushed"] = _push(spec)
     files = {p.name: _sha_file(p) for p in sorted(spec.out.iterdir())

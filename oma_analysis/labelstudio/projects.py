@@ -46,7 +46,26 @@ def create_or_update(client, kind: str, *, title: str | None = None, overlap: in
         if proj.label_config != xml or proj.maximum_annotations != overlap:
             with_retries(lambda: client.projects.update(id=proj.id, **fields), f"update project {proj.id}")
         return client.projects.get(id=proj.id)
-    return with_retries(lambda: client.projects.create(title=title, **fields), f"create project {title!r}")
+    proj = with_retries(lambda: client.projects.create(title=title, **fields), f"create project {title!r}")
+    readable_view(client, proj.id)
+    return proj
+
+
+# Data Manager columns a person cannot read: the conversation as raw JSON and the blinding codes.
+UNREADABLE_COLUMNS = ("messages", "completion_code", "left_code", "right_code", "pair_code", "task_key")
+# ... and Label Studio's own columns of raw JSON or ids (results, predictions, storage).
+UNREADABLE_SYSTEM_COLUMNS = ("inner_id", "annotations_results", "annotations_ids", "predictions_score",
+                             "predictions_model_versions", "predictions_results", "file_upload", "storage_filename")
+
+
+def readable_view(client, project_id: int) -> None:
+    """The project's Data Manager tab, created before anyone opens it (Label Studio would make a
+    default one showing every data field): the completion, the two sides of a pair and the prompt
+    id stay; the conversation JSON and the codes are hidden columns."""
+    hidden = [f"tasks:data.{c}" for c in UNREADABLE_COLUMNS] + [f"tasks:{c}" for c in UNREADABLE_SYSTEM_COLUMNS]
+    with_retries(lambda: client.views.create(project=project_id, data={
+        "title": "Tasks", "type": "list", "target": "tasks",
+        "hiddenColumns": {"explore": hidden, "labeling": hidden}}), f"create the task view of project {project_id}")
 
 
 def find_project(client, project: int | str):

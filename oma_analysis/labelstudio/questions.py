@@ -40,9 +40,9 @@ QUEUE_COLUMNS = ["qid", "status", "question", "rubric_question", "manual_section
 
 
 def manual_dir() -> Path:
-    from oma_analysis.labelstudio.instructions import MANUAL_DIR
+    from oma_analysis.locations import manual_dir as _manual_dir
 
-    return Path(os.environ.get("OMA_MANUAL_DIR") or MANUAL_DIR)
+    return _manual_dir()
 
 
 def sections(docs: Path) -> list[tuple[str, str]]:
@@ -147,12 +147,12 @@ def _write_queue(st, rows: list[dict[str, Any]]) -> Path:
 def gather(st, export: str | Path, docs: Path | None = None) -> list[dict[str, Any]]:
     """Questions in a study export (``oma pull --study``), merged into the study's queue (answered
     ones keep their answer); returns the whole queue."""
-    from oma_analysis.ingest.loader import read_input
+    from oma_analysis.ingest import load
 
     name = RUBRIC.labeller_question
     if name is None:
         raise OmaError("this rubric has no labeller_question: labellers cannot ask questions in the form")
-    loaded = read_input(export)
+    loaded = load(export)
     texts = loaded.texts
     texts = texts[(texts["question"] == name) & texts["text"].astype(str).str.strip().ne("")]
     comp = loaded.frame.drop_duplicates("task").set_index("task")["completion"].astype(str).to_dict()

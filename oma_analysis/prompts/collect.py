@@ -40,16 +40,19 @@ class Collected:
 
 
 def public_suites() -> list[tuple[str, str]]:
-    """(where, text) of every public prompt a contractor might copy."""
-    from oma_analysis.prompts.importers import IFEVAL_DIR, SELF_INSTRUCT_DIR, import_ifeval, import_self_instruct
+    """(where, text) of every public prompt a contractor might copy (IFEval and Self-Instruct from the
+    shared data folder, ``$OMA_SHARED_DIR``: an OmaError naming it when unset, so no copy slips through
+    unchecked)."""
+    from oma_analysis.prompts.importers import ifeval_dir, import_ifeval, import_self_instruct, self_instruct_dir
     from oma_analysis.prompts.records import core_prompts
 
     out = [(f"the core suite ({r.id})", r.user_text) for r in core_prompts()]
-    if IFEVAL_DIR.exists():
-        out += [(f"IFEval ({r.id})", r.user_text) for r in import_ifeval(IFEVAL_DIR, responses=False).prompts]
-    if SELF_INSTRUCT_DIR.exists():
+    ifeval, self_instruct = ifeval_dir(), self_instruct_dir()
+    if ifeval.exists():
+        out += [(f"IFEval ({r.id})", r.user_text) for r in import_ifeval(ifeval, responses=False).prompts]
+    if self_instruct.exists():
         out += [(f"Self-Instruct ({r.id})", r.user_text)
-                for r in import_self_instruct(SELF_INSTRUCT_DIR, predictions=False).prompts]
+                for r in import_self_instruct(self_instruct, predictions=False).prompts]
     return out
 
 

@@ -110,7 +110,7 @@ def _gold_ci(screen: pd.DataFrame, confidence: float, threshold: float = 0.75) -
 def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: str = "majority",
                  confidence: float = 0.95, threshold: float = 0.02, gold=None, progress: bool = True,
                  codemap=None, evidence: pd.DataFrame | None = None, known: pd.DataFrame | None = None,
-                 elicitation: dict | None = None) -> dict:
+                 elicitation: dict | None = None, sections: dict | None = None) -> dict:
     """Compute every section, write ``report.json`` and ``report.html`` into ``out_dir``; return the JSON.
 
     The capability profiles (declarations from ``codemap``'s model metadata, plus ``evidence``) are
@@ -227,6 +227,7 @@ def build_report(loaded, out_dir: str | Path, input_path: str | Path, policy: st
                   out / "browser.html")
     timings["browser"] = round(time.perf_counter() - t0, 2)
     report["browser"] = "browser.html"
+    report.update(_clean(sections or {}))  # caller-computed sections: versions, trend (versions_section.py, trend.py)
     report["provenance"]["timings_s"] = timings
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out / "report.html").write_text(render(report, figs), encoding="utf-8")

@@ -304,6 +304,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
 
     parts.append(render_profiles(report.get("profiles"), table))
     parts.append(_labellers(report, figs))
+    from oma_analysis.report.versions_section import render_html as render_versions
+
+    parts.append(render_versions(report.get("versions"), table))
     parts.append(_disagreements(report))
     c = report["comparison"]
     parts.append("<h2>Model comparison</h2><p>Paired tests on the prompts both models answered (McNemar exact), "
@@ -328,6 +331,9 @@ def render(report: dict, figs: dict[str, str]) -> str:
     if c.get("trends"):
         parts.append("<h3>Trends</h3>" + table([{k: v for k, v in t.items() if k != "effects"}
                                                 for t in c["trends"]]))
+    from oma_analysis.report.trend import render_html as render_trend
+
+    parts.append(render_trend(report.get("trend"), table))
     inp = report["input"]
     parts.append("<h2>Input</h2>" + _kv({k: v for k, v in inp.items() if k != "dropped_by_reason"}))
     if inp.get("dropped_by_reason"):

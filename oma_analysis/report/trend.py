@@ -69,54 +69,96 @@ def real_rows(manifest: dict[str, Any], out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _pct(x: tuple | None) -> str:
+def _pct(x: tuple | list | None) -> str:
     return "-" if x is None else f"{x[0]:.1%} [{x[1]:.1%}, {x[2]:.1%}]"
+
+
+def _size(pm: float | None) -> str:
+    return "?" if not pm else f"{pm / 1000:g}B" if pm >= 1000 else f"{pm:g}M"
+
+
+NOTES = [f"{LOWER_DEF}.", f"{UPPER_DEF.format(min_rate=0.5)}.", f"{CI_DEF}.",
+         "raw failure rate: failed / evaluable (prompt, check) results on the deployed setting "
+         "(IFEval-style: counts failures whether or not the model could do better).",
+         "The demo's simulated labellers answer real completions from these same checks: their agreement "
+         "with this metric is by construction and is not evidence."]
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["params_m"] or 0, r["regime"], r["model"]))
+
+
+def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The table as shown (markdown and HTML alike): sorted by size, then regime."""
+    return [{"model": r["model"], "size": _size(r["params_m"]), "base/instruct": r["kind"], "regime": r["regime"],
+             "raw failure rate [95% CI]": f"{_pct((r['raw_failure_rate'], *r['raw_ci']))} (n={r['n_checks']})",
+             "lower bound": _pct(r["lower"]), "upper bound": _pct(r["upper"]), "source": r["source"]}
+            for r in sort_rows(rows)]
 
 
 def write_trend(rows: list[dict[str, Any]], out_dir: Path) -> Path:
     """trend.csv and trend.md (sorted by size, then regime), definitions beside the numbers."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = sorted(rows, key=lambda r: (r["params_m"] or 0, r["regime"], r["model"]))
-    pd.DataFrame(rows).to_csv(out_dir / "trend.csv", index=False)
-    lines = ["## Trend across models (automatic metric)", "",
-             "| model | size | base/instruct | regime | raw failure rate [95% CI] | lower bound | upper bound "
-             "| source |", "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        pm = r["params_m"]
-        size = "?" if not pm else f"{pm / 1000:g}B" if pm >= 1000 else f"{pm:g}M"
-        raw = (r["raw_failure_rate"], *r["raw_ci"])
-        lines.append(f"| {r['model']} | {size} | {r['kind']} | {r['regime']} | {_pct(raw)} (n={r['n_checks']}) "
-                     f"| {_pct(r['lower'])} | {_pct(r['upper'])} | {r['source']} |")
-    lines += ["", f"- {LOWER_DEF}.", f"- {UPPER_DEF.format(min_rate=0.5)}.", f"- {CI_DEF}.",
-              "- raw failure rate: failed / evaluable (prompt, check) results on the deployed setting "
-              "(IFEval-style: counts failures whether or not the model could do better).",
-              "- The demo's simulated labellers answer real completions from these same checks: their agreement "
-              "with this metric is by construction and is not evidence."]
+    pd.DataFrame(sort_rows(rows)).to_csv(out_dir / "trend.csv", index=False)
+    shown = display_rows(rows)
+    cols = list(shown[0]) if shown else []
+    lines = ["## Trend across models (automatic metric)", "", "| " + " | ".join(cols) + " |",
+             "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r.values()) + " |" for r in shown]
+    lines += ["", *(f"- {n}" for n in NOTES)]
     p = out_dir / "trend.md"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return p
 
 
-def run_trend(work: Path, self_instruct: str | Path | None = None, echo: Callable[[str], None] = print,
-              spec: dict[str, Any] | None = None) -> Path:
-    """Run the demo's real-model spec (cached under ``$OMA_HOME/runs``) and write the trend section."""
-    import yaml
+def render_html(rows: list[dict[str, Any]] | None, table: Callable[[list[dict]], str]) -> str:
+    """The report's trend section (report.json ``trend``: the rows of :func:`real_rows` and
+    :func:`published_rows`); empty when the run had no real models."""
+    if not rows:
+        return ""
+    import html
 
-    from oma_analysis import OmaError
-    from oma_analysis.generate.run import execute, load_spec
-    from oma_analysis.prompts.importers import self_instruct_dir
+    return ("<h2>Trend across models (automatic metric)</h2><p>Real local models generated here and the "
+            "GPT-3 family's published outputs, size and regime from model metadata. No humans: every number "
+            "here is real (automatic checks on real outputs), none is simulated.</p>"
+            + table(display_rows(rows)) + "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in NOTES) + "</ul>")
+
+
+def write_spec(work: Path, spec: dict[str, Any] | None = None) -> Path:
+    """The demo's real-model run spec, written to ``work/real_models.yaml`` (run it with `oma run`)."""
+    import yaml
 
     work.mkdir(parents=True, exist_ok=True)
     sp = work / "real_models.yaml"
     sp.write_text(yaml.safe_dump(spec or DEMO_SPEC, sort_keys=False), encoding="utf-8")
-    s = load_spec(sp)
-    manifest = execute(s, echo=echo)
-    rows = real_rows(manifest, s.out)
+    return sp
+
+
+def trend_rows(spec_path: Path, self_instruct: str | Path | None = None) -> list[dict[str, Any]]:
+    """Rows of the real models (from the finished run's manifest) and of the GPT-3 family (from the
+    shared data folder when it is there: the published rows are optional context)."""
+    import json
+
+    from oma_analysis import OmaError
+    from oma_analysis.generate.run import load_spec
+    from oma_analysis.prompts.importers import self_instruct_dir
+
+    s = load_spec(spec_path)
+    rows = real_rows(json.loads((s.out / "manifest.json").read_text(encoding="utf-8")), s.out)
     try:
         src = Path(self_instruct) if self_instruct else self_instruct_dir()
-    except OmaError as exc:  # the published rows are optional context: say why they are missing
-        echo(f"trend: no published Self-Instruct rows ({exc})")
+    except OmaError:
         src = None
     if src is not None and src.exists():
         rows += published_rows(src)
-    return write_trend(rows, work)
+    return rows
+
+
+def run_trend(work: Path, self_instruct: str | Path | None = None, echo: Callable[[str], None] = print,
+              spec: dict[str, Any] | None = None) -> Path:
+    """Run the demo's real-model spec (cached under ``$OMA_HOME/runs``) and write the trend section."""
+    from oma_analysis.generate.run import execute, load_spec
+
+    sp = write_spec(work, spec)
+    execute(load_spec(sp), echo=echo)
+    return write_trend(trend_rows(sp, self_instruct), work)

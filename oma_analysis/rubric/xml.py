@@ -19,9 +19,15 @@ KINDS = ("review", "compare", "probe")
 
 _STYLE = """  <Style>
     .oma-box { padding: 8px 12px; border: 1px solid #ddd; border-radius: 6px; margin-bottom: 8px; }
-    .oma-pair { display: flex; gap: 12px; }
-    .oma-pair > div { flex: 1; }
+    .oma-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; }
+    [class*=titleWrapper--] [class*=time--] { display: none; }
   </Style>"""
+
+
+# The last _STYLE rule: Label Studio's dialogue layout prints audio-player times ("0:00 - 0:00") beside
+# each speaker; a text conversation has no audio. (Its feature flag also switches the layout back to
+# one that cuts long turns off, so the times are hidden instead.) No ">" and no quotes in these rules:
+# Label Studio passes <Style> through an HTML sanitiser, which escapes them.
 
 
 def _attrs(**kw: object) -> str:
@@ -173,7 +179,9 @@ def render_probe(r: Rubric = RUBRIC) -> str:
         # smart: the text typed here goes to the ML backend, which answers with the evaluated model.
         f"  <TextArea {_attrs(name=inp.name, toName='completion', rows=3, editable='true', smart='true')}/>",
         f"  <Header value={quoteattr(ans.prompt)} size=\"6\"/>",
-        f"  <TextArea {_attrs(name=ans.name, toName='completion', rows=5, editable='true')}/>",
+        # Filled in by the ML backend (the evaluated model's own words): shown, not editable, and no
+        # second answer can be typed beside it.
+        f"  <TextArea {_attrs(name=ans.name, toName='completion', rows=5, editable='false', maxSubmissions=1)}/>",
     ]
     out += _choices(r.question(p["item_question"], "probe"), "completion", "  ", required=True)
     out += _choices(r.question(p["outcome_question"], "probe"), "completion", "  ", required=True)
