@@ -4,13 +4,16 @@ question is queued, the answer lands in the FAQ of the demo's manual copy with a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from oma_analysis.demo.questions import ANSWER, QUESTION, questions_round
-from oma_analysis.labelstudio.instructions import MANUAL_DIR, manual_version
+from oma_analysis.labelstudio.instructions import manual_version
 from oma_analysis.labelstudio.projects import create_or_update
 from oma_analysis.labelstudio.push import prepare, push
 from oma_analysis.labelstudio.simulator import SimLabeller, simulate_annotations, truth_from_codemap
 from oma_analysis.tasks.blinding import CodeMap
+
+MANUAL_DIR = Path(__file__).resolve().parents[1] / "manual"  # the repository's manual
 
 
 def test_demo_questions_round(label_studio, tmp_path):

@@ -18,7 +18,7 @@ from oma_analysis.generate.tiny import build_tiny_lm
 from oma_analysis.labelstudio.client import connect
 from oma_analysis.labelstudio.study import Study
 from oma_analysis.prompts.briefs import PROMPT_FIELD, draw_briefs, write_config
-from oma_analysis.prompts.importers import IFEVAL_DIR, import_ifeval
+from oma_analysis.prompts.importers import ifeval_dir, import_ifeval
 from oma_analysis.prompts.records import read_prompts
 
 CONTRACTORS = EMAILS[:2]
@@ -48,7 +48,7 @@ def written(study_run, label_studio, monkeypatch_module):
     assert res.exit_code != 0 or "round 1" in res.output
     # `oma prompts brief` gives briefs to the whole team; the test's two contractors write theirs
     st = Study.load("t12", label_studio.home)
-    ifeval = import_ifeval(IFEVAL_DIR, responses=False).prompts[7].user_text
+    ifeval = import_ifeval(ifeval_dir(), responses=False).prompts[7].user_text
     written = {}
     for i, email in enumerate(CONTRACTORS):
         ws = st.workspace(email)

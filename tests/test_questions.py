@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from itertools import combinations
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +18,7 @@ from study_support import EMAILS, answer_for
 
 from oma_analysis.cli import main
 from oma_analysis.labelstudio.client import connect
-from oma_analysis.labelstudio.instructions import MANUAL_DIR, manual_version
+from oma_analysis.labelstudio.instructions import manual_version
 from oma_analysis.labelstudio.push import TASK_KEY, prepare
 from oma_analysis.labelstudio.questions import classify, sections
 from oma_analysis.labelstudio.simulator import answers_to_result
@@ -25,6 +26,8 @@ from oma_analysis.labelstudio.study import Study, push_study
 from oma_analysis.rubric import RUBRIC
 from oma_analysis.rubric.xml import render
 from oma_analysis.tasks.blinding import CodeMap
+
+MANUAL_DIR = Path(__file__).resolve().parents[1] / "manual"  # the repository's manual
 
 INTENT = RUBRIC.intent_questions[0].name
 ASKED = {

@@ -132,7 +132,7 @@ def run_demo(*, port: int = 8080, records: list[dict] | None = None, source: str
                          backend, backend_port, echo, real)
     finally:
         if real is not None:
-            from oma_analysis.procs import terminate_group
+            from oma_analysis.lifecycle.procs import terminate_group
 
             terminate_group(real[0].pid)  # a no-op when it finished; stops it when the demo failed
 
