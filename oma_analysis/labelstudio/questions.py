@@ -154,8 +154,8 @@ def gather(st, export: str | Path, docs: Path | None = None) -> list[dict[str, A
         raise OmaError("this rubric has no labeller_question: labellers cannot ask questions in the form")
     loaded = load(export)
     texts = loaded.texts
-    texts = texts[(texts["question"] == name) & texts["text"].astype(str).str.strip().ne("")]
-    comp = loaded.frame.drop_duplicates("task").set_index("task")["completion"].astype(str).to_dict()
+    texts = texts[(texts["question"] == name) & texts["text"].fillna("").str.strip().ne("")]
+    comp = loaded.frame.drop_duplicates("task").set_index("task")["completion"].to_dict()
     queue = {r["qid"]: r for r in read_queue(st)}
     new = texts.assign(qid=[_qid(str(t), str(w), str(x)) for t, w, x in
                             zip(texts["task"], texts["worker"], texts["text"], strict=True)])
@@ -282,14 +282,14 @@ def answer_effect(frame: pd.DataFrame, versions: pd.DataFrame, entries: list[dic
     rows = []
     for e in entries:
         q = e["rubric_question"]
-        sub = f[(f["question"] == q) | f["question"].astype(str).str.startswith(q + ".")]
+        sub = f[(f["question"] == q) | f["question"].str.startswith(q + ".")]
         res = {}
         for side, mask in (("before", sub["manual_version"] == e.get("previous_manual_version")),
                            ("after", sub["manual_version"] == e.get("manual_version"))):
             g = sub[mask]
             vals = []
             for _, gq in g.groupby("question"):
-                r = percent_agreement(gq[["task", "worker", "label"]].astype(str)) if gq["task"].duplicated().any() \
+                r = percent_agreement(gq[["task", "worker", "label"]]) if gq["task"].duplicated().any() \
                     else None
                 if r is not None and r.n_units:
                     vals.append((r.value, r.n_units))
