@@ -165,7 +165,7 @@ def test_demo_qualifies_through_the_cli_and_writes_feedback(demo):
 
     for w in table.index:
         page = (work / "feedback" / f"{slug(w)}.html").read_text()
-        assert "<html" in page.lower() and w in page
+        assert page.lower().startswith("<!doctype html>") and w in page
 
 
 def test_demo_report_has_the_per_version_section(demo):
