@@ -174,7 +174,7 @@ def test_no_token_or_key_in_logs_exports_or_reports(run, label_studio):
                "wrong token": run["bad_token"], **SECRETS_ENV}
     assert run["outputs"][-1].returncode == 2  # the wrong-token pull failed (and is scanned below)
     report_files = [p for p in run["report"].rglob("*") if p.is_file()]
-    assert run["outputs"][-4].returncode == 0 and report_files, run["outputs"][-4].stderr[-2000:]
+    assert run["outputs"][-3].returncode == 0 and report_files, run["outputs"][-3].stderr[-2000:]  # oma report
     state = ServerState.load(label_studio.home)
     logs = [Path(state.log)] + list(Path(state.data_dir).glob("*.log"))
     assert logs[0].exists()

@@ -71,7 +71,8 @@ def style_comparison(agg: pd.DataFrame, frame: pd.DataFrame, texts: dict[str, di
 
     def orci(fit, name):
         b, se = float(fit.params[name]), float(fit.bse[name])
-        if not (math.isfinite(b) and math.isfinite(se)) or abs(b) > 20:
+        # |b| or its standard error this large means (quasi-)separation: no usable odds ratio or interval
+        if not (math.isfinite(b) and math.isfinite(se)) or abs(b) > 20 or se > 20:
             return None, None
         return math.exp(b), [math.exp(b - z * se), math.exp(b + z * se)]
 
