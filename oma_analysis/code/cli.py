@@ -37,8 +37,9 @@ def auto_suite(completions: Path | None, folder: Path | None, model: str | None,
                out_dir: Path | None, by_check: bool) -> None:
     from oma_analysis.code.auto import generate, score
     from oma_analysis.code.humaneval import load_problems
+    from oma_analysis.commands.auto import deployed_for
     from oma_analysis.generate.records import read_completions
-    from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, UPPER_DEF, deployed_settings
+    from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, UPPER_DEF
 
     problems = load_problems(humaneval_folder(folder))
     if limit is not None:
@@ -62,17 +63,8 @@ def auto_suite(completions: Path | None, folder: Path | None, model: str | None,
         click.echo(f"# generated/reused {len(cs)} completions in {time.monotonic() - t0:.0f} s", err=True)
     if not cs:
         raise OmaError(f"{completions}: no completion of the selected HumanEval problems")
-    over = {}
-    for d in deployed:
-        m, sep, v = d.rpartition("=")
-        if not sep or not m:
-            raise OmaError(f"--deployed {d!r}: expected MODEL=VARIANT")
-        over[m] = v
     models = sorted({c.model for c in cs})
-    dep = deployed_settings(models, over)
-    for m in models:
-        if m not in dep:
-            click.echo(f"oma auto: {m}: no deployed setting known (give --deployed {m}=VARIANT); left out", err=True)
+    dep = deployed_for(models, deployed)
     t0 = time.monotonic()
     res = score(cs, problems, dep, min_rate)
     wall = time.monotonic() - t0

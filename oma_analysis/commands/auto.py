@@ -47,7 +47,7 @@ def auto(completions: Path | None, prompts_file: Path | None, ifeval_dir: Path |
     checks it passes elsewhere (upper bound). Per model, exact 95% CIs."""
     from oma_analysis import OmaError
     from oma_analysis.generate.records import read_completions
-    from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, deployed_settings, summarise
+    from oma_analysis.stats.auto import CI_DEF, LOWER_DEF, SOURCE, UPPER_DEF, check_frame, summarise
 
     if suite is not None:
         from oma_analysis.code.cli import auto_suite
@@ -66,17 +66,8 @@ def auto(completions: Path | None, prompts_file: Path | None, ifeval_dir: Path |
         from oma_analysis.prompts.importers import import_ifeval
 
         prompts.update({p.id: p for p in import_ifeval(ifeval_dir, responses=False).prompts})
-    over = {}
-    for d in deployed:
-        m, sep, v = d.rpartition("=")
-        if not sep or not m:
-            raise OmaError(f"--deployed {d!r}: expected MODEL=VARIANT")
-        over[m] = v
     models = sorted({c.model for c in cs})
-    dep = deployed_settings(models, over)
-    for m in models:
-        if m not in dep:
-            click.echo(f"oma auto: {m}: no deployed setting known (give --deployed {m}=VARIANT); left out", err=True)
+    dep = deployed_for(models, deployed)
     frame = check_frame(cs, prompts)
     summ = summarise(frame, dep, min_rate)
     per = summarise(frame, dep, min_rate, by_check=True)
@@ -92,3 +83,22 @@ def auto(completions: Path | None, prompts_file: Path | None, ifeval_dir: Path |
     if by_check:
         for r in per.to_dict("records"):
             click.echo(f"  {r['model']} {r['check']}: lower {_fmt(r, 'lower')}; upper {_fmt(r, 'upper')}")
+
+
+def deployed_for(models: list[str], deployed: tuple[str, ...]) -> dict:
+    """``--deployed MODEL=VARIANT`` options over the models' metadata (``stats.auto.deployed_settings``);
+    models with neither are named on stderr and left out. Shared by the check and HumanEval suites."""
+    from oma_analysis import OmaError
+    from oma_analysis.stats.auto import deployed_settings
+
+    over = {}
+    for d in deployed:
+        m, sep, v = d.rpartition("=")
+        if not sep or not m:
+            raise OmaError(f"--deployed {d!r}: expected MODEL=VARIANT")
+        over[m] = v
+    dep = deployed_settings(models, over)
+    for m in models:
+        if m not in dep:
+            click.echo(f"oma auto: {m}: no deployed setting known (give --deployed {m}=VARIANT); left out", err=True)
+    return dep
