@@ -99,6 +99,23 @@ def _batches(n: int, size: int, rng: random.Random | None = None) -> list[list[i
     return [idx[i:i + size] for i in range(0, n, size)]
 
 
+def _fit(params: Any, loss_of: Any, n_steps: int, n: int, batch_size: int, rng: random.Random,
+         learning_rate: float) -> None:
+    """AdamW for ``n_steps`` steps over shuffled batches of ``range(n)``; ``loss_of(batch)`` gives the loss."""
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=learning_rate)
+    step = 0
+    while step < n_steps:
+        for b in _batches(n, batch_size, rng):
+            loss_of(b).backward()
+            opt.step()
+            opt.zero_grad()
+            step += 1
+            if step >= n_steps:
+                return
+
+
 def classify(tok: Any, model: Any, texts: Sequence[str], max_length: int, batch_size: int = 16) -> list[float]:
     """P(not met) per text."""
     import torch
@@ -178,32 +195,17 @@ def run(model_spec: str, train_rows: Sequence[tuple[str, str, int]],
         feats = _last_states(tok, model, texts, max_length)
         head = _head(model)
         head.float()
-        opt = torch.optim.AdamW(head.parameters(), lr=learning_rate)
-        step = 0
-        while step < n_steps:
-            for b in _batches(len(train_set), batch_size, rng):
-                loss = torch.nn.functional.cross_entropy(head(feats[b]), ys[b])
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
-                step += 1
-                if step >= n_steps:
-                    break
+        _fit(head.parameters(), lambda b: torch.nn.functional.cross_entropy(head(feats[b]), ys[b]),
+             n_steps, len(train_set), batch_size, rng, learning_rate)
     else:
-        opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-        step = 0
         model.train()
-        while step < n_steps:
-            for b in _batches(len(train_set), batch_size, rng):
-                enc = tok([texts[i] for i in b], truncation=True, max_length=max_length, padding=True,
-                          return_tensors="pt")
-                loss = torch.nn.functional.cross_entropy(model(**enc).logits, ys[b])
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
-                step += 1
-                if step >= n_steps:
-                    break
+
+        def loss_of(b: list[int]) -> Any:
+            enc = tok([texts[i] for i in b], truncation=True, max_length=max_length, padding=True,
+                      return_tensors="pt")
+            return torch.nn.functional.cross_entropy(model(**enc).logits, ys[b])
+
+        _fit(model.parameters(), loss_of, n_steps, len(train_set), batch_size, rng, learning_rate)
     acc = None
     if held:
         p = classify(tok, model, [pair_text(a, b) for a, b, _ in held], max_length)
