@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from machine import scaled
 
 from oma_analysis.lifecycle.procs import free_port
 
@@ -51,7 +52,7 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
     old = os.environ.get("OMA_HOME")
     os.environ["OMA_HOME"] = str(home)
     try:
-        state = server.start(port=free_port(), home=home, timeout=300)
+        state = server.start(port=free_port(), home=home, timeout=scaled(300))
         creds = server.load_credentials(home)
         os.environ["OMA_LS_URL"] = state.url
         os.environ["OMA_LS_TOKEN"] = creds.token

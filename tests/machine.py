@@ -49,3 +49,14 @@ class SlowdownSampler:
     @property
     def peak(self) -> float:
         return max([1.0, *self.samples])
+
+
+def scaled(seconds: float) -> float:
+    """A give-up window (a server start, a subprocess) stretched by how busy the machine is now:
+    ``seconds`` on an idle machine, k times that when k runnable processes share each core. Only
+    for windows that bound a wait, never for a latency being asserted; measured per call because
+    the load changes through a long suite."""
+    import os
+
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * max(1.0, slowdown(0.1), per_core)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from click.testing import CliRunner
+from machine import scaled
 
 from oma_analysis.cli import main
 from oma_analysis.labelstudio.config_check import validate_results
@@ -79,7 +80,7 @@ def tiny_lm(tmp_path_factory):
 def _start(home, env):
     from ml_backend import server
 
-    return server.start(port=free_port(), home=home, env=env, timeout=180)
+    return server.start(port=free_port(), home=home, env=env, timeout=scaled(180))
 
 
 @pytest.fixture(scope="module")

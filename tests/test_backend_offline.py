@@ -9,6 +9,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from machine import scaled
 
 from ml_backend.spec import BadPayload, parse_spec
 from oma_analysis import OmaError
@@ -265,7 +266,8 @@ def test_gunicorn_refuses_non_loopback_bind_with_weak_credentials(tmp_path):
     env = {**os.environ, "OMA_HOME": str(tmp_path), "OMA_BACKEND_USER": "me", "OMA_BACKEND_PASSWORD": "short",
            "OMA_BACKEND_MODELS": str(tmp_path / "models"), "OMA_POLL_S": "0"}
     r = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:ml_backend.gunicorn_conf", "--bind",
-                        "0.0.0.0:0", "ml_backend._wsgi:app"], env=env, capture_output=True, text=True, timeout=120)
+                        "0.0.0.0:0", "ml_backend._wsgi:app"], env=env, capture_output=True, text=True,
+                       timeout=scaled(120))
     assert r.returncode != 0 and "refusing to bind '0.0.0.0'" in r.stderr, r.stderr[-2000:]
 
 

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 
 import requests
+from machine import scaled
 from study_support import EMAILS, answer_for
 
 from conftest import free_port
@@ -44,7 +45,7 @@ def test_retrain_reads_every_workspace_of_the_study(study_run, label_studio, tmp
            "OMA_TORCH_THREADS": "1", "OMA_BACKEND_USER": "study", "OMA_BACKEND_PASSWORD": "study-pass-0",
            "LOG_LEVEL": "INFO", "TOKENIZERS_PARALLELISM": "false"}
     auth = ("study", "study-pass-0")
-    st = server.start(port=free_port(), home=home, env=env, timeout=300)
+    st = server.start(port=free_port(), home=home, env=env, timeout=scaled(300))
     try:
         # An event (the retrain the poller starts is done or failed), capped generously for a busy machine.
         deadline = time.monotonic() + 600

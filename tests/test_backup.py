@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from machine import scaled
 
 from oma_analysis import OmaError
 from oma_analysis.cli import main
@@ -89,10 +90,11 @@ def test_sqlite_online_backup_and_restore_drill(label_studio, tmp_path: Path) ->
     env = {**os.environ, "OMA_HOME": str(home2)}
     for k in ("OMA_LS_URL", "OMA_LS_TOKEN"):
         env.pop(k, None)
-    r = subprocess.run([OMA, "ls", "restore-backup", str(out)], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([OMA, "ls", "restore-backup", str(out)], env=env, capture_output=True, text=True,
+                       timeout=scaled(120))
     assert r.returncode == 0, r.stdout + r.stderr
     try:
-        state = server.start(port=free_port(), home=home2, timeout=300)
+        state = server.start(port=free_port(), home=home2, timeout=scaled(300))
         from oma_analysis.labelstudio.client import connect
 
         restored = connect(state.url, label_studio.token)
@@ -132,8 +134,10 @@ def test_postgres_backup_and_restore_drill(postgres: Postgres, label_studio, tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMA_LS_", "OMA_DATABASE_URL"))}
     env["OMA_HOME"] = str(home)
     port = free_port()
-    up = subprocess.run([OMA, "ls", "up", "--port", str(port), "--database-url", postgres.url, "--timeout", "400"],
-                        env=env, capture_output=True, text=True, timeout=450)
+    wait = scaled(400)
+    up = subprocess.run([OMA, "ls", "up", "--port", str(port), "--database-url", postgres.url,
+                         "--timeout", str(int(wait))],
+                        env=env, capture_output=True, text=True, timeout=wait + 50)
     url = f"http://127.0.0.1:{port}"
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -145,7 +149,7 @@ def test_postgres_backup_and_restore_drill(postgres: Postgres, label_studio, tmp
         dump = tmp_path / "ls.pgdump"
         bk_res = subprocess.run([OMA, "ls", "backup", "--out", str(dump)],
                                 env={**env, "OMA_DATABASE_URL": postgres.url}, capture_output=True, text=True,
-                                timeout=300)
+                                timeout=scaled(300))
         assert bk_res.returncode == 0, bk_res.stdout + bk_res.stderr
         assert postgres.password not in bk_res.stdout + bk_res.stderr
         assert stat.S_IMODE(dump.stat().st_mode) == 0o600
@@ -154,11 +158,13 @@ def test_postgres_backup_and_restore_drill(postgres: Postgres, label_studio, tmp
     postgres.admin_sql(f"CREATE DATABASE labelstudio_restored OWNER {DB_USER}")
     restored_url = postgres.url.rsplit("/", 1)[0] + "/labelstudio_restored"
     r = subprocess.run([OMA, "ls", "restore-backup", str(dump), "--database-url", restored_url], env=env,
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=scaled(300))
     assert r.returncode == 0, r.stdout + r.stderr
     port = free_port()
-    up = subprocess.run([OMA, "ls", "up", "--port", str(port), "--database-url", restored_url, "--timeout", "400"],
-                        env=env, capture_output=True, text=True, timeout=450)
+    wait = scaled(400)
+    up = subprocess.run([OMA, "ls", "up", "--port", str(port), "--database-url", restored_url,
+                         "--timeout", str(int(wait))],
+                        env=env, capture_output=True, text=True, timeout=wait + 50)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert _labels(connect(f"http://127.0.0.1:{port}", token), pid) == want

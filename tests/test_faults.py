@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from machine import scaled
 
 from conftest import free_port
 from oma_analysis import OmaError
@@ -41,7 +42,7 @@ def own_ls(tmp_path_factory):
     env_keys = ("OMA_LS_USERNAME", "OMA_LS_PASSWORD", "OMA_LS_TOKEN")
     saved = {k: os.environ.pop(k) for k in env_keys if k in os.environ}  # own credentials, not the fixture's
     try:
-        state = server.start(port=port, home=home, timeout=300)
+        state = server.start(port=port, home=home, timeout=scaled(300))
         creds = server.load_credentials(home)
     finally:
         os.environ.update(saved)
@@ -54,7 +55,7 @@ def restart(ls: dict) -> None:
     server.stop(ls["home"])  # reaps the killed process and forgets its state
     saved = {k: os.environ.pop(k) for k in ("OMA_LS_TOKEN",) if k in os.environ}
     try:
-        server.start(port=ls["port"], home=ls["home"], timeout=300)
+        server.start(port=ls["port"], home=ls["home"], timeout=scaled(300))
     finally:
         os.environ.update(saved)
 
@@ -102,7 +103,7 @@ def test_push_killed_then_resumed_without_duplicates(own_ls, tmp_path):
         before = wait_for_tasks(admin, proj.id, 200)
         os.killpg(pid(own_ls), signal.SIGKILL)  # the whole server, mid-push
         killed_at = time.monotonic()
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=scaled(120))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -118,7 +119,7 @@ def test_push_killed_then_resumed_without_duplicates(own_ls, tmp_path):
     admin = connect(own_ls["url"], own_ls["token"])
     stored = len(keys_in(admin, proj.id))
     assert 0 < stored < N_TASKS
-    res = subprocess.run(cmd, env=cli_env(own_ls), capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, env=cli_env(own_ls), capture_output=True, text=True, timeout=scaled(300))
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"{N_TASKS - stored} tasks created, {stored} already there" in res.stdout, res.stdout
     keys = keys_in(admin, proj.id)
@@ -214,7 +215,7 @@ def test_pull_never_leaves_a_partial_export(own_ls, tmp_path):
             pass
         time.sleep(0.05)
     os.killpg(pid(own_ls), signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=scaled(120))
     part = out.with_name(out.name + ".part")
     assert not part.exists()
     if proc.returncode == 0:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from machine import scaled
 from test_labelstudio_roundtrip import ANSWERS, COMPLETIONS, check_frame_row_for_row, to_result
 
 from oma_analysis.cli import main
@@ -84,7 +85,7 @@ class Postgres:
         argv = [str(self.bindir / cmd[0]), *cmd[1:]]
         if self.as_root:
             argv = ["runuser", "-u", "postgres", "--", *argv]
-        res = subprocess.run(argv, cwd=self.base, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(argv, cwd=self.base, capture_output=True, text=True, timeout=scaled(120))
         if check and res.returncode != 0:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             pytest.fail(f"{' '.join(cmd[:2])} failed ({res.returncode}): {res.stdout}{res.stderr}\n{tail}")
@@ -159,8 +160,9 @@ def ls_pg(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Itera
     env["OMA_HOME"] = str(home)
     port = _free_port()
     t0 = time.monotonic()
-    res = _oma(env, "ls", "up", "--port", str(port), "--database-url", postgres.url, "--timeout", "400",
-               timeout=450)
+    wait = scaled(400)
+    res = _oma(env, "ls", "up", "--port", str(port), "--database-url", postgres.url, "--timeout", str(int(wait)),
+               timeout=wait + 50)
     first_start = time.monotonic() - t0
     try:
         assert res.returncode == 0, res.stdout + res.stderr
@@ -242,10 +244,10 @@ def test_label_studio_runs_on_postgres(postgres: Postgres, ls_pg: LabelStudioOnP
 def test_ls_up_refuses_a_server_on_another_database(postgres: Postgres, ls_pg: LabelStudioOnPostgres) -> None:
     """`oma ls up` finds the running server, but never hands it back for a different database URL."""
     again = _oma(ls_pg.env, "ls", "up", "--port", ls_pg.url.rsplit(":", 1)[1], "--database-url", postgres.url,
-                 timeout=120)
+                 timeout=scaled(120))
     assert again.returncode == 0 and ls_pg.url in again.stdout, again.stdout + again.stderr
     other = postgres.url.replace(f"/{DB_NAME}", "/otherdb")
-    res = _oma(ls_pg.env, "ls", "up", "--database-url", other, timeout=120)
+    res = _oma(ls_pg.env, "ls", "up", "--database-url", other, timeout=scaled(120))
     assert res.returncode == 2 and "already running" in res.stderr and "otherdb" in res.stderr, res.stderr
 
 
@@ -255,7 +257,8 @@ def test_wrong_database_password_fails_clearly(postgres: Postgres, tmp_path: Pat
     env["OMA_HOME"] = str(tmp_path)
     bad = "not-the-password-" + secrets.token_hex(4)
     url = f"postgresql://{DB_USER}:{bad}@127.0.0.1:{postgres.port}/{DB_NAME}"
-    res = _oma(env, "ls", "up", "--port", str(_free_port()), "--database-url", url, "--timeout", "120", timeout=180)
+    res = _oma(env, "ls", "up", "--port", str(_free_port()), "--database-url", url, "--timeout", "120",
+               timeout=scaled(180))
     assert res.returncode == 2, res.stdout + res.stderr
     assert "password authentication failed" in res.stderr.splitlines()[0], res.stderr
     assert bad not in res.stdout + res.stderr

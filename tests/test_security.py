@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from machine import scaled
 
 from oma_analysis import OmaError
 from oma_analysis.labelstudio.push import prepare
@@ -40,7 +41,7 @@ TITLE = "sec review"
 def oma(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     """A real `oma` process; stdout and stderr captured for the leak scan."""
     return subprocess.run([sys.executable, "-m", "oma_analysis", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=scaled(300))
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from machine import scaled
 
 from tests.conftest import free_port
 
@@ -66,8 +67,9 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMA_LS_", "OMA_DATABASE_URL", "OMA_BACKEND"))}
     env["OMA_HOME"] = str(home)
     ls_port, https_port = free_port(), free_port()
+    wait = scaled(400)
     res = _oma(env, "ls", "up", "--port", str(ls_port), "--host", ALIAS, "--https-port", str(https_port),
-               "--backend-addr", BACKEND_ADDR, "--timeout", "400", timeout=450)
+               "--backend-addr", BACKEND_ADDR, "--timeout", str(int(wait)), timeout=wait + 50)
     try:
         assert res.returncode == 0, res.stdout + res.stderr
         from oma_analysis.labelstudio.server import load_credentials
@@ -198,12 +200,14 @@ def test_backend_reachable_and_labelling_works_through_proxy(team: Team) -> None
         '<Choice value="a"/><Choice value="b"/></Choices></View>'))
     admin.projects.import_tasks(id=proj.id, request=[{"text": "hello"}])
     backend_port = free_port()
-    up = _oma(team.env, "backend", "up", "--host", BACKEND_ADDR, "--port", str(backend_port), "--timeout", "300",
-              timeout=360)
+    wait = scaled(300)
+    up = _oma(team.env, "backend", "up", "--host", BACKEND_ADDR, "--port", str(backend_port),
+              "--timeout", str(int(wait)),
+              timeout=wait + 60)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         con = _oma({**team.env, "OMA_LS_URL": team.internal, "OMA_LS_TOKEN": team.token},
-                   "backend", "connect", "--project", str(proj.id), timeout=180)
+                   "backend", "connect", "--project", str(proj.id), timeout=scaled(180))
         assert con.returncode == 0, con.stdout + con.stderr
         ml = [m for m in admin.ml.list(project=proj.id)]
         assert len(ml) == 1 and not ml[0].error_message
