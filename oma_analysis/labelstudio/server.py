@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +19,10 @@ from urllib.parse import unquote, urlparse
 
 from oma_analysis import OmaError
 from oma_analysis.lifecycle.procs import alive, oma_home, terminate_group
+from oma_analysis.locations import label_studio_exe
+
+#: Modules that run inside Label Studio's environment (team mode's Django settings, its validator).
+LS_ENV_DIR = Path(__file__).resolve().parent / "ls_env"
 
 DEFAULT_PORT = 8080
 
@@ -144,16 +146,6 @@ class ServerState:
         (home / "ls.json").write_text(json.dumps(asdict(self), indent=1))
 
 
-def _label_studio_exe() -> str:
-    exe = Path(sys.executable).with_name("label-studio")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("label-studio")
-    if not found:
-        raise OmaError("label-studio is not installed in this environment (pip install label-studio)")
-    return found
-
-
 def start(
     *,
     port: int = DEFAULT_PORT,
@@ -206,7 +198,10 @@ def start(
     log = data / "label-studio.log"
     log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
     ours = _DB_SETTINGS + (_TEAM_SETTINGS if host else ())
-    inherited = {k: v for k, v in os.environ.items() if k not in {p + n for p in _LS_PREFIXES for n in ours}}
+    # Label Studio runs in its own environment: none of oma's interpreter settings reach it.
+    own_env = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in {p + n for p in _LS_PREFIXES for n in ours} and k not in own_env}
     env = {
         **inherited,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
@@ -228,7 +223,7 @@ def start(
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         **db_env,
     }
-    cmd = [_label_studio_exe(), "start", "--no-browser", "--port", str(port),
+    cmd = [str(label_studio_exe()), "start", "--no-browser", "--port", str(port),
            "--internal-host", "127.0.0.1", "--data-dir", str(data)]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
@@ -258,7 +253,9 @@ def team_env(public_url: str, host: str, backend_addr: str | None = None) -> dic
 
     return {
         # request.is_secure() from nginx's X-Forwarded-Proto (LS has no variable for it).
-        "DJANGO_SETTINGS_MODULE": "oma_analysis.labelstudio.ls_settings",
+        # ls_env/ is the one folder of oma's put on Label Studio's path: it runs in its own environment.
+        "DJANGO_SETTINGS_MODULE": "oma_ls_settings",
+        "PYTHONPATH": str(LS_ENV_DIR),
         "SESSION_COOKIE_SECURE": "1",
         "CSRF_COOKIE_SECURE": "1",
         "CSRF_TRUSTED_ORIGINS": public_url,

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from oma_analysis import OmaError
 from oma_analysis.lifecycle.procs import alive, oma_home, terminate_group
+from oma_analysis.locations import backend_python
 
 NO_TRAINING_KEY = "oma_no_training"  # the /setup extra_params key: why a project must never be trained on
 
@@ -162,7 +162,8 @@ def start(*, port: int = DEFAULT_PORT, host: str = "127.0.0.1", workers: int = 1
     full_env["OMA_BACKEND_CREDENTIALS"] = str(creds_file)  # the file start() and connect() read
     # Split the cores between workers so they don't oversubscribe (torch defaults to all cores each).
     full_env.setdefault("OMA_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+    # The backend's own environment (label-studio-ml needs redis + rq, which oma's does not have).
+    cmd = [str(backend_python()), "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
            "--threads", str(threads), "--worker-class", "gthread", "--timeout", "300",
            "--graceful-timeout", "10", "-c", "python:ml_backend.gunicorn_conf", "ml_backend._wsgi:app"]
     with open(log, "ab") as fh:

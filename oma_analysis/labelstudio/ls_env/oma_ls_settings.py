@@ -1,4 +1,5 @@
-"""Django settings for Label Studio in team mode (``DJANGO_SETTINGS_MODULE`` set by ``oma ls up --host``).
+"""Django settings for Label Studio in team mode (``DJANGO_SETTINGS_MODULE=oma_ls_settings`` and this
+folder on ``PYTHONPATH``, set by ``oma ls up --host``). Runs in Label Studio's environment, not oma's.
 
 Label Studio 1.23 reads no environment variable for ``SECURE_PROXY_SSL_HEADER``; without it Django
 thinks every request behind the TLS proxy is plain HTTP (``request.is_secure()`` false: http://
