@@ -21,13 +21,17 @@ from oma_analysis import OmaError
 
 @cache
 def default_banned_subnets() -> tuple[str, ...]:
-    """``default_banned_subnets`` from ``label_studio/core/utils/io.py:validate_ip``."""
-    import importlib.util
+    """``default_banned_subnets`` from ``label_studio/core/utils/io.py:validate_ip``, in Label Studio's
+    own environment (found, not imported: its interpreter only locates the package)."""
+    import subprocess
 
-    spec = importlib.util.find_spec("label_studio")
-    if spec is None or not spec.origin:
-        raise OmaError("label-studio is not installed in this environment")
-    src = Path(spec.origin).parent / "core" / "utils" / "io.py"
+    from oma_analysis.locations import label_studio_python
+
+    code = "import importlib.util as u; s = u.find_spec('label_studio'); print(s.origin if s else '')"
+    res = subprocess.run([str(label_studio_python()), "-c", code], capture_output=True, text=True, timeout=120)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise OmaError(f"label-studio is not installed in Label Studio's environment ({label_studio_python()})")
+    src = Path(res.stdout.strip()).parent / "core" / "utils" / "io.py"
     for node in ast.walk(ast.parse(src.read_text())):
         names = [getattr(t, "id", None) for t in getattr(node, "targets", ())]
         if isinstance(node, ast.Assign) and "default_banned_subnets" in names:
