@@ -1,5 +1,5 @@
 """``/predict`` of the ML backend through the whole HTTP path (gunicorn, JSON, config parsing, the
-checks, the int8 ONNX Runtime intent classifier) against a plain fp32 per-task transformers loop, same run.
+checks, the int8 intent classifier) against a plain fp32 per-task transformers loop, same run.
 
 1. Trains the intent classifier on IFEval pairs (``oma_analysis.classifier.ifeval_pairs``; GPT-4
    responses and corrupted copies) and keeps a disjoint held-out set: accuracy fp32 vs int8.

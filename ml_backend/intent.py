@@ -28,7 +28,7 @@ RETRY_LOAD_S = 5.0
 
 
 def quantize() -> bool:
-    """Serve the int8 ONNX export through ONNX Runtime (default on; off: the fp32 torch model)."""
+    """int8 dynamic quantisation of the classifier's Linear layers (default on: ~2x faster on CPU)."""
     return os.environ.get("OMA_QUANTIZE", "1").lower() not in ("0", "false", "no")
 
 
