@@ -27,7 +27,8 @@ from pathlib import Path
 
 from oma_analysis import OmaError
 
-__all__ = ["backend_python", "dataset_dir", "label_studio_exe", "manual_dir", "shared_dir"]
+__all__ = ["backend_python", "dataset_dir", "label_studio_env", "label_studio_exe", "label_studio_python", "manual_dir",
+           "shared_dir"]
 
 SHARED_ENV = "OMA_SHARED_DIR"
 MANUAL_ENV = "OMA_MANUAL_DIR"
@@ -74,6 +75,16 @@ def label_studio_exe() -> Path:
         raise OmaError(f"Label Studio not found: set {LABEL_STUDIO_ENV} to its label-studio command, or run "
                        "`make install` in the checkout (builds .venv-ls with label-studio==1.23.2)")
     return Path(found)
+
+
+#: oma's own interpreter settings: a process in another environment (Label Studio's) must not inherit them.
+OWN_INTERPRETER_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+
+
+def label_studio_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default ``os.environ``) for a process run in Label Studio's environment: without
+    oma's interpreter settings (:data:`OWN_INTERPRETER_VARS`)."""
+    return {k: v for k, v in (os.environ if environ is None else environ).items() if k not in OWN_INTERPRETER_VARS}
 
 
 def label_studio_python() -> Path:

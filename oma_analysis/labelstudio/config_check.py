@@ -94,15 +94,14 @@ def _django_validate(xml: str) -> str | None:
         return _LS_VERDICTS[xml]
     except (OSError, ValueError, KeyError):
         pass
-    from oma_analysis.locations import label_studio_python
+    from oma_analysis.labelstudio.server import LS_ENV_DIR
+    from oma_analysis.locations import label_studio_env, label_studio_python
 
-    script = Path(__file__).resolve().parent / "ls_env" / "oma_ls_validate.py"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    res = subprocess.run([str(label_studio_python()), str(script)], input=json.dumps([xml]), env=env,
-                         capture_output=True, text=True, timeout=600)
+    python = label_studio_python()
+    res = subprocess.run([str(python), str(LS_ENV_DIR / "oma_ls_validate.py")], input=json.dumps([xml]),
+                         env=label_studio_env(), capture_output=True, text=True, timeout=600)
     if res.returncode != 0:
-        raise OmaError(f"Label Studio's config validator failed ({label_studio_python()}): "
-                       f"{res.stderr.strip()[-2000:]}")
+        raise OmaError(f"Label Studio's config validator failed ({python}): {res.stderr.strip()[-2000:]}")
     message = json.loads(res.stdout)[0]
     _LS_VERDICTS[xml] = message
     try:  # a cache, not a record: a failed write costs the next process one validator run

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from oma_analysis import OmaError
 from oma_analysis.lifecycle.procs import alive, oma_home, terminate_group
-from oma_analysis.locations import label_studio_exe
+from oma_analysis.locations import label_studio_env, label_studio_exe
 
 #: Modules that run inside Label Studio's environment (team mode's Django settings, its validator).
 LS_ENV_DIR = Path(__file__).resolve().parent / "ls_env"
@@ -199,9 +199,7 @@ def start(
     log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
     ours = _DB_SETTINGS + (_TEAM_SETTINGS if host else ())
     # Label Studio runs in its own environment: none of oma's interpreter settings reach it.
-    own_env = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in {p + n for p in _LS_PREFIXES for n in ours} and k not in own_env}
+    inherited = {k: v for k, v in label_studio_env().items() if k not in {p + n for p in _LS_PREFIXES for n in ours}}
     env = {
         **inherited,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),

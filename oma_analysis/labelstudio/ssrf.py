@@ -25,12 +25,14 @@ def default_banned_subnets() -> tuple[str, ...]:
     own environment (found, not imported: its interpreter only locates the package)."""
     import subprocess
 
-    from oma_analysis.locations import label_studio_python
+    from oma_analysis.locations import label_studio_env, label_studio_python
 
+    python = label_studio_python()
     code = "import importlib.util as u; s = u.find_spec('label_studio'); print(s.origin if s else '')"
-    res = subprocess.run([str(label_studio_python()), "-c", code], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([str(python), "-c", code], env=label_studio_env(), capture_output=True, text=True,
+                         timeout=120)
     if res.returncode != 0 or not res.stdout.strip():
-        raise OmaError(f"label-studio is not installed in Label Studio's environment ({label_studio_python()})")
+        raise OmaError(f"label-studio is not installed in Label Studio's environment ({python})")
     src = Path(res.stdout.strip()).parent / "core" / "utils" / "io.py"
     for node in ast.walk(ast.parse(src.read_text())):
         names = [getattr(t, "id", None) for t in getattr(node, "targets", ())]
