@@ -28,7 +28,7 @@ from pathlib import Path
 from oma_analysis import OmaError
 
 __all__ = ["backend_python", "dataset_dir", "label_studio_env", "label_studio_exe", "label_studio_python", "manual_dir",
-           "shared_dir"]
+           "shared_dir", "user_cache"]
 
 SHARED_ENV = "OMA_SHARED_DIR"
 MANUAL_ENV = "OMA_MANUAL_DIR"
@@ -57,6 +57,12 @@ def dataset_dir(name: str, path: str | Path | None = None) -> Path:
 def manual_dir() -> Path:
     """The labeller manual's folder (``mkdocs.yml``, ``docs/``): ``$OMA_MANUAL_DIR``, else ``./manual``."""
     return Path(os.environ.get(MANUAL_ENV) or "manual").resolve()
+
+
+def user_cache(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/oma/<parts>`` (default ``~/.cache/oma/...``): per user, not per ``$OMA_HOME``,
+    so every run and test session (each with its own home) shares what is slow to make."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "oma", *parts)
 
 
 def label_studio_exe() -> Path:

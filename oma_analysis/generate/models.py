@@ -31,6 +31,7 @@ from typing import Any
 
 from oma_analysis import OmaError
 from oma_analysis.lifecycle import oma_home
+from oma_analysis.locations import user_cache
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,7 @@ GPT3_FAMILY: dict[str, ModelInfo] = {m.name: m for m in (
 def model_cache() -> Path:
     """Where converted weights live: per user, not per ``$OMA_HOME``, so every run and test session
     (each with its own home) shares one conversion, as the Hugging Face cache does."""
-    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return Path(os.environ.get("OMA_MODEL_CACHE") or xdg / "oma" / "models").resolve()
+    return Path(os.environ.get("OMA_MODEL_CACHE") or user_cache("models")).resolve()
 
 
 def deployed_variant(m: ModelInfo) -> str:

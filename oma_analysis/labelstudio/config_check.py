@@ -75,12 +75,11 @@ _LS_VERDICTS: dict[str, str | None] = {}
 
 
 def _verdict_file(xml: str) -> Path:
-    from oma_analysis.locations import label_studio_exe
+    from oma_analysis.locations import label_studio_exe, user_cache
 
     exe = label_studio_exe()
     key = hashlib.sha256(f"{exe.absolute()}\0{exe.stat().st_mtime_ns}\0{xml}".encode()).hexdigest()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oma" / "ls-validate"
-    return cache / f"{key}.json"
+    return user_cache("ls-validate", f"{key}.json")
 
 
 def _django_validate(xml: str) -> str | None:

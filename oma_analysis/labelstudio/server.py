@@ -221,6 +221,12 @@ def start(
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         **db_env,
     }
+    if not database_url:
+        # A new SQLite database starts as a copy of a migrated one (``seed``): no minute of
+        # migrations on every new data folder (a study starts one per labeller).
+        from oma_analysis.labelstudio import seed
+
+        seed.seed(data, env, timeout=timeout)
     cmd = [str(label_studio_exe()), "start", "--no-browser", "--port", str(port),
            "--internal-host", "127.0.0.1", "--data-dir", str(data)]
     with open(log, "ab") as fh:

@@ -14,12 +14,18 @@ import warnings
 
 
 def main() -> None:
+    # Label Studio's settings want a data folder: a throw-away one, removed afterwards.
+    with tempfile.TemporaryDirectory(prefix="oma-lscheck-") as data:
+        os.environ.setdefault("LABEL_STUDIO_BASE_DATA_DIR", data)
+        _validate()
+
+
+def _validate() -> None:
     configs = json.load(sys.stdin)
     import label_studio
 
     sys.path.insert(0, os.path.dirname(label_studio.__file__))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.label_studio")
-    os.environ.setdefault("LABEL_STUDIO_BASE_DATA_DIR", tempfile.mkdtemp(prefix="oma-lscheck-"))
     os.environ.setdefault("LATEST_VERSION_CHECK", "false")
     os.environ.setdefault("COLLECT_ANALYTICS", "false")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))  # throw-away settings only
