@@ -27,8 +27,8 @@ from pathlib import Path
 
 from oma_analysis import OmaError
 
-__all__ = ["backend_python", "dataset_dir", "label_studio_env", "label_studio_exe", "label_studio_python", "manual_dir",
-           "shared_dir", "user_cache"]
+__all__ = ["backend_python", "dataset_dir", "label_studio_env", "label_studio_exe", "label_studio_install_key",
+           "label_studio_python", "manual_dir", "shared_dir", "user_cache"]
 
 SHARED_ENV = "OMA_SHARED_DIR"
 MANUAL_ENV = "OMA_MANUAL_DIR"
@@ -81,6 +81,15 @@ def label_studio_exe() -> Path:
         raise OmaError(f"Label Studio not found: set {LABEL_STUDIO_ENV} to its label-studio command, or run "
                        "`make install` in the checkout (builds .venv-ls with label-studio==1.23.2)")
     return Path(found)
+
+
+def label_studio_install_key() -> str:
+    """A hex key naming this Label Studio installation (its command's path and modification time,
+    which reinstalling changes): for caches of what Label Studio's own code computed."""
+    import hashlib
+
+    exe = label_studio_exe()
+    return hashlib.sha256(f"{exe.absolute()}\0{exe.stat().st_mtime_ns}".encode()).hexdigest()
 
 
 #: oma's own interpreter settings: a process in another environment (Label Studio's) must not inherit them.

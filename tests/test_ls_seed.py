@@ -49,3 +49,17 @@ def test_label_studio_started_on_a_seed_skips_migrations(label_studio):
     me = label_studio.client().users.whoami()
     assert me.email == "admin@oma.local"
     assert _count(data / seed.DB_FILE, "select count(*) from htx_user") >= 1
+
+
+def test_inherited_settings_never_outrank_ours(monkeypatch):
+    """The environment both a server and the template's migration start from: an inherited
+    LABEL_STUDIO_DJANGO_DB=default would put the "SQLite" template on PostgreSQL, and oma's
+    PYTHONPATH would reach into Label Studio's environment."""
+    from oma_analysis.labelstudio.server import DB_SETTINGS, inherited_env
+
+    for k in ("LABEL_STUDIO_DJANGO_DB", "HEARTEX_POSTGRE_HOST", "DJANGO_DB", "PYTHONPATH"):
+        monkeypatch.setenv(k, "x")
+    monkeypatch.setenv("OMA_KEEP_ME", "1")
+    env = inherited_env(DB_SETTINGS)
+    assert not {"LABEL_STUDIO_DJANGO_DB", "HEARTEX_POSTGRE_HOST", "DJANGO_DB", "PYTHONPATH"} & set(env)
+    assert env["OMA_KEEP_ME"] == "1"

@@ -75,10 +75,9 @@ _LS_VERDICTS: dict[str, str | None] = {}
 
 
 def _verdict_file(xml: str) -> Path:
-    from oma_analysis.locations import label_studio_exe, user_cache
+    from oma_analysis.locations import label_studio_install_key, user_cache
 
-    exe = label_studio_exe()
-    key = hashlib.sha256(f"{exe.absolute()}\0{exe.stat().st_mtime_ns}\0{xml}".encode()).hexdigest()
+    key = hashlib.sha256(f"{label_studio_install_key()}\0{xml}".encode()).hexdigest()
     return user_cache("ls-validate", f"{key}.json")
 
 

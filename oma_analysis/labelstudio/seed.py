@@ -14,20 +14,21 @@ Set ``OMA_LS_SEED=0`` to let Label Studio migrate each new database itself.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import sqlite3
 import subprocess
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from oma_analysis import OmaError
-from oma_analysis.locations import label_studio_env, label_studio_exe, label_studio_python, user_cache
+from oma_analysis.labelstudio.server import DB_SETTINGS, LS_ENV_DIR, LS_PREFIXES, inherited_env
+from oma_analysis.locations import label_studio_install_key, label_studio_python, user_cache
 
 #: Label Studio's SQLite file name in its data folder (``DATABASE_NAME_DEFAULT`` in its settings).
 DB_FILE = "label_studio.sqlite3"
 #: Settings that would point Label Studio at another database file: no seed then.
-_OTHER_DB = tuple(p + "DATABASE_NAME" for p in ("LABEL_STUDIO_", "HEARTEX_", ""))
+_OTHER_DB = tuple(p + "DATABASE_NAME" for p in LS_PREFIXES)
 
 
 def enabled(env: dict[str, str]) -> bool:
@@ -38,9 +39,7 @@ def enabled(env: dict[str, str]) -> bool:
 def template(timeout: float = 600.0) -> Path:
     """The migrated template for this Label Studio installation, made on first use (under a lock:
     the workspaces of a study start at once)."""
-    exe = label_studio_exe()
-    key = hashlib.sha256(f"{exe.absolute()}\0{exe.stat().st_mtime_ns}".encode()).hexdigest()[:16]
-    folder = user_cache("ls-seed", key)
+    folder = user_cache("ls-seed", label_studio_install_key()[:16])
     db = folder / DB_FILE
     if db.is_file():
         return db
@@ -49,14 +48,12 @@ def template(timeout: float = 600.0) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if db.is_file():  # made by another process while this one waited
             return db
-        from oma_analysis.labelstudio.server import LS_ENV_DIR
-
         with tempfile.TemporaryDirectory(prefix="oma-ls-seed-", dir=folder) as work:
-            env = {**label_studio_env(), "LABEL_STUDIO_BASE_DATA_DIR": work, "DJANGO_DB": "sqlite",
-                   "SECRET_KEY": "oma-seed-only", "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+            # SQLite in the temp folder, whatever database settings this process inherited.
+            env = {**inherited_env(DB_SETTINGS + ("DATABASE_NAME", "BASE_DATA_DIR")),
+                   "LABEL_STUDIO_BASE_DATA_DIR": work, "DJANGO_DB": "sqlite", "SECRET_KEY": "oma-seed-only",
+                   "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
                    "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": ""}
-            for k in _OTHER_DB:
-                env.pop(k, None)
             python = label_studio_python()
             try:
                 res = subprocess.run([str(python), str(LS_ENV_DIR / "oma_ls_migrate.py")], env=env,
@@ -83,8 +80,6 @@ def _copy(src: Path, dst: Path) -> None:
     """A consistent copy through SQLite's backup API, written beside ``dst`` and renamed into place
     (a reader never sees half a database)."""
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as s, sqlite3.connect(tmp) as d:
+    with closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as s, closing(sqlite3.connect(tmp)) as d:
         s.backup(d)
-    s.close()
-    d.close()
     os.replace(tmp, dst)

@@ -77,11 +77,19 @@ def load_credentials(home: Path | None = None, *, save_env: bool = False) -> Cre
 
 # Label Studio reads each setting from LABEL_STUDIO_<name>, then HEARTEX_<name>, then <name>: an
 # inherited prefixed variable would silently win over ours, so these are removed before starting.
-_DB_SETTINGS = ("DJANGO_DB", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT")
-_LS_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "")
+DB_SETTINGS = ("DJANGO_DB", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT")
+LS_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_", "")
 _TEAM_SETTINGS = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_TRUSTED_ORIGINS",
                   "ALLOWED_HOSTS", "SSRF_PROTECTION_ENABLED", "USE_DEFAULT_BANNED_SUBNETS",
                   "USER_ADDITIONAL_BANNED_SUBNETS", "ML_BLOCK_LOCAL_IP", "DJANGO_SETTINGS_MODULE")
+
+
+def inherited_env(settings: tuple[str, ...]) -> dict[str, str]:
+    """This process's environment for a Label Studio process: without oma's interpreter settings and
+    without any spelling of ``settings`` (``LABEL_STUDIO_<name>``, ``HEARTEX_<name>``, ``<name>``),
+    which would silently win over the values the caller sets."""
+    drop = {p + n for p in LS_PREFIXES for n in settings}
+    return {k: v for k, v in label_studio_env().items() if k not in drop}
 
 
 def database_env(database_url: str | None) -> dict[str, str]:
@@ -197,11 +205,9 @@ def start(
     data.mkdir(parents=True, exist_ok=True)
     log = data / "label-studio.log"
     log_offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
-    ours = _DB_SETTINGS + (_TEAM_SETTINGS if host else ())
     # Label Studio runs in its own environment: none of oma's interpreter settings reach it.
-    inherited = {k: v for k, v in label_studio_env().items() if k not in {p + n for p in _LS_PREFIXES for n in ours}}
     env = {
-        **inherited,
+        **inherited_env(DB_SETTINGS + (_TEAM_SETTINGS if host else ())),
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
         "LABEL_STUDIO_USERNAME": creds.username,
         "LABEL_STUDIO_PASSWORD": creds.password,
